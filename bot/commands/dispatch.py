@@ -1,0 +1,153 @@
+"""From a message's text to a reply: prefix, tokens, command, permission, arguments, handler.
+
+Runs inside one database transaction (see bot.app). The handler's own changes live in a
+savepoint: a user mistake or a failure rolls them back, and only the reply is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.commands import registry_with_all
+from bot.commands.framework import (
+    CheckFailure,
+    Context,
+    Registry,
+    Role,
+    UserError,
+    check_permission,
+    parse_arguments,
+    tokenize,
+)
+from bot.config import Config
+from bot.core.roles import role_from_power
+from bot.i18n import _ as N_
+from bot.reply import Reply
+from bot.storage import repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    room_id: str
+    event_id: str
+    sender: str
+    body: str
+    sent_at: datetime
+    power: int
+    members: frozenset[str]
+
+
+class RateLimiter:
+    """At most `per_minute` commands a user per minute; the first refusal is answered."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._warned: set[str] = set()
+
+    def check(self, user: str, now: float | None = None) -> str:
+        """"ok", "warn" (refuse and say so) or "drop" (refuse silently)."""
+        if self.per_minute <= 0:
+            return "ok"
+        now = time.monotonic() if now is None else now
+        q = self._seen[user]
+        while q and q[0] <= now - 60:
+            q.popleft()
+        if len(q) < self.per_minute:
+            q.append(now)
+            self._warned.discard(user)
+            return "ok"
+        if user in self._warned:
+            return "drop"
+        self._warned.add(user)
+        return "warn"
+
+
+class Dispatcher:
+    def __init__(self, config: Config, registry: Registry | None = None):
+        self.config = config
+        self.registry = registry or registry_with_all()
+        self.rate = RateLimiter(config.bot.rate_limit_per_minute)
+
+    def split_prefix(self, body: str) -> tuple[str, str] | None:
+        text = body.lstrip()
+        for prefix in sorted(self.config.bot.command_prefixes, key=len, reverse=True):
+            if text.startswith(prefix) and text[len(prefix):len(prefix) + 1].isalpha():
+                return prefix, text[len(prefix):]
+        return None
+
+    def handle(self, s: Session, inc: Incoming, now: datetime) -> tuple[Reply, str] | None:
+        """(reply, language setting), or None when the message is deliberately ignored."""
+        split = self.split_prefix(inc.body)
+        if split is None:
+            return None
+        prefix, rest = split
+        room = repo.get_room(s, inc.room_id)
+        language = room.language if room else self.config.bot.language
+        verdict = self.rate.check(inc.sender)
+        if verdict == "drop":
+            return None
+        if verdict == "warn":
+            return Reply([N_("You are sending commands too fast; wait a minute and try "
+                             "again.")]), language
+        if len(rest) > self.config.bot.max_command_length:
+            return Reply([N_("This command is too long: at most {max} characters.",
+                             max=self.config.bot.max_command_length)]), language
+        try:
+            tokens = tokenize(rest)
+        except UserError as err:
+            return (Reply([err.message]) if room else None), language
+        found = self.registry.match(tokens)
+        if found is None:
+            if room is None:
+                return None
+            return Reply([N_("Unknown command {name}. Type {prefix}help for the list.",
+                             name=prefix + (tokens[0] if tokens else ""), prefix=prefix)]), \
+                language
+        cmd, args = found
+        if cmd.needs_setup and room is None:
+            return None
+        explicit = repo.explicit_role(s, room, inc.sender) if room else None
+        role = Role[explicit.upper()] if explicit else role_from_power(inc.power)
+        ctx = Context(config=self.config, session=s, room_id=inc.room_id, room=room,
+                      sender=inc.sender, role=role, power=inc.power,
+                      is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
+                      now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
+        return self._run(cmd, args, ctx), (ctx.room.language if ctx.room else language)
+
+    def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
+        s = ctx.session
+        savepoint = s.begin_nested()
+        try:
+            check_permission(cmd, ctx)
+            values = parse_arguments(cmd, args, ctx)
+            reply = cmd.handler(ctx, **values)
+            s.flush()
+            savepoint.commit()
+            return reply
+        except CheckFailure as err:
+            savepoint.rollback()
+            return Reply([err.message])
+        except UserError as err:
+            savepoint.rollback()
+            reply = Reply([err.message])
+            if err.show_usage:
+                reply.add(N_("Usage: {usage}", usage=cmd.usage(ctx.prefix)))
+            return reply
+        except Exception:
+            savepoint.rollback()
+            ref = secrets.token_hex(4).upper()
+            log.exception("command %s failed in %s (error reference %s)", cmd.name,
+                          ctx.room_id, ref)
+            return Reply([N_("Sorry, something went wrong on my side and nothing was "
+                             "changed. Error reference: {ref}.", ref=ref)])
+

@@ -1,0 +1,297 @@
+"""The validated configuration object, loaded from YAML and the environment.
+
+Every problem is collected and reported by its key, so an operator fixes a file in one pass.
+The object is passed explicitly to whatever needs it; there is no global configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from bot.core.durations import DurationError, parse_duration
+
+ROOM_KINDS = ("csil-r", "tfl", "tfn", "workgroup", "platform")
+LANGUAGES = ("fr", "nl", "en", "fr+nl")
+ENV_PASSWORD = "COORDBOT_MATRIX_PASSWORD"
+_SERVER_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
+_USER_RE = re.compile(r"^@[^:\s]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    homeserver: str
+    user_id: str
+    password: str | None
+    device_name: str
+    store_path: Path
+    # "share": room keys go to every device of the room's members that is not blacklisted
+    # (members' devices are rarely verified by a bot); "refuse": only to verified devices.
+    unverified_devices: str = "share"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: str
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    command_prefixes: tuple[str, ...] = ("!", "/")
+    language: str = "fr"
+    timezone: str = "Europe/Brussels"
+    allowed_servers: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    require_cross_signed_devices: tuple[str, ...] = ()
+    catch_up_seconds: int = 3600
+    undecryptable_notice_seconds: int = 30
+    max_command_length: int = 4000
+    rate_limit_per_minute: int = 20
+    case_ref_pattern: str = r"[A-Za-z0-9][A-Za-z0-9._/-]{1,39}"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    proposals_seconds: int = 730 * 86400
+    audit_seconds: int = 3650 * 86400
+
+
+@dataclass(frozen=True)
+class Config:
+    matrix: MatrixConfig
+    storage: StorageConfig
+    bot: BotConfig = field(default_factory=BotConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    source: Path | None = None
+
+    @property
+    def server_name(self) -> str:
+        return self.matrix.user_id.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    data: dict[str, Any]
+
+
+class _Reader:
+    """Walks the raw mapping, recording each problem under its dotted key."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def section(self, name: str, required: bool = False) -> _Section:
+        value = self.raw.get(name)
+        if value is None:
+            if required:
+                self.problems.append(f"{name}: missing section")
+            return _Section(name, {})
+        if not isinstance(value, dict):
+            self.problems.append(f"{name}: must be a mapping")
+            return _Section(name, {})
+        return _Section(name, value)
+
+    def get(self, sec: _Section, key: str, kind: type | tuple, default: Any = None,
+            required: bool = False) -> Any:
+        name = f"{sec.name}.{key}"
+        if sec.data.get(key) is None:
+            if required:
+                self.problems.append(f"{name}: missing")
+            return default
+        value = sec.data[key]
+        if kind is int and isinstance(value, bool):
+            self.problems.append(f"{name}: must be a whole number")
+            return default
+        if not isinstance(value, kind):
+            expected = {str: "a string", int: "a whole number", list: "a list",
+                        bool: "true or false"}.get(kind if isinstance(kind, type) else list, "?")
+            self.problems.append(f"{name}: must be {expected}")
+            return default
+        return value
+
+    def str_list(self, sec: _Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(sec, key, list, None)
+        if value is None:
+            return default
+        if not all(isinstance(v, str) for v in value):
+            self.problems.append(f"{sec.name}.{key}: every entry must be a string")
+            return default
+        return tuple(value)
+
+    def duration(self, sec: _Section, key: str, default: int) -> int:
+        value = self.get(sec, key, str, None)
+        if value is None:
+            return default
+        try:
+            return int(parse_duration(value).total_seconds())
+        except DurationError:
+            self.problems.append(f"{sec.name}.{key}: {value!r} is not a duration such as 90m, 2h, 5d or 1w")
+            return default
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a configuration file; raises ConfigError listing every problem."""
+    env = dict(os.environ if env is None else env)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML ({exc})"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping"])
+    return parse_config(raw, base=path.resolve().parent, env=env, source=path.resolve())
+
+
+def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
+                 source: Path | None = None) -> Config:
+    r = _Reader(raw)
+    known = {"matrix", "storage", "bot", "metrics", "retention"}
+    for key in raw:
+        if key not in known:
+            r.problems.append(f"{key}: unknown section")
+
+    m = r.section("matrix", required=True)
+    homeserver = r.get(m, "homeserver", str, required=True)
+    if homeserver and not re.match(r"^https?://", homeserver):
+        r.problems.append("matrix.homeserver: must start with http:// or https://")
+    user_id = r.get(m, "user_id", str, required=True)
+    if user_id and not _USER_RE.match(user_id):
+        r.problems.append(f"matrix.user_id: {user_id!r} is not a Matrix user id like @bot:example.org")
+        user_id = None
+    password = env.get(ENV_PASSWORD) or r.get(m, "password", str)
+    store = r.get(m, "store_path", str, "./data/store")
+    device_name = r.get(m, "device_name", str, "coordbot")
+    unverified = r.get(m, "unverified_devices", str, "share")
+    if unverified not in ("share", "refuse"):
+        r.problems.append("matrix.unverified_devices: must be share or refuse")
+
+    s = r.section("storage")
+    database = r.get(s, "database", str, "sqlite:///./data/coordbot.db")
+    if database and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database):
+        r.problems.append("storage.database: must be a sqlite:/// or postgresql+psycopg:// URL")
+
+    b = r.section("bot")
+    prefixes = r.str_list(b, "command_prefixes", ("!", "/"))
+    if not prefixes or any(not p or " " in p for p in prefixes):
+        r.problems.append("bot.command_prefixes: needs at least one non-empty prefix without spaces")
+    language = r.get(b, "language", str, "fr")
+    if language not in LANGUAGES:
+        r.problems.append(f"bot.language: must be one of {', '.join(LANGUAGES)}")
+    timezone = r.get(b, "timezone", str, "Europe/Brussels")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problems.append(f"bot.timezone: {timezone!r} is not an IANA time zone")
+    servers = r.str_list(b, "allowed_servers", ())
+    for srv in servers:
+        if not _SERVER_RE.match(srv):
+            r.problems.append(f"bot.allowed_servers: {srv!r} is not a server name")
+    if not servers and user_id:
+        servers = (user_id.split(":", 1)[1],)
+    admins = r.str_list(b, "admins", ())
+    for adm in admins:
+        if not _USER_RE.match(adm):
+            r.problems.append(f"bot.admins: {adm!r} is not a Matrix user id")
+    kinds = r.str_list(b, "require_cross_signed_devices", ())
+    for kind in kinds:
+        if kind not in ROOM_KINDS:
+            r.problems.append(f"bot.require_cross_signed_devices: {kind!r} is not a room kind")
+    catch_up = r.duration(b, "catch_up", 3600)
+    undecryptable = r.duration(b, "undecryptable_notice", 30)
+    max_len = r.get(b, "max_command_length", int, 4000)
+    rate = r.get(b, "rate_limit_per_minute", int, 20)
+    if rate is not None and rate < 0:
+        r.problems.append("bot.rate_limit_per_minute: must be 0 (off) or more")
+    case_ref = r.get(b, "case_ref_pattern", str, BotConfig.case_ref_pattern)
+    try:
+        re.compile(case_ref)
+    except re.error as exc:
+        r.problems.append(f"bot.case_ref_pattern: not a regular expression ({exc})")
+
+    mt = r.section("metrics")
+    listen = r.get(mt, "listen", str)
+    if listen and not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", listen):
+        r.problems.append("metrics.listen: must be host:port, e.g. 127.0.0.1:9464")
+
+    rt = r.section("retention")
+    proposals = r.duration(rt, "proposals", 730 * 86400)
+    audit = r.duration(rt, "audit", 3650 * 86400)
+
+    for section, allowed in (
+        ("matrix", {"homeserver", "user_id", "password", "device_name", "store_path",
+                    "unverified_devices"}),
+        ("storage", {"database"}),
+        ("bot", {"command_prefixes", "language", "timezone", "allowed_servers", "admins",
+                 "require_cross_signed_devices", "catch_up", "undecryptable_notice",
+                 "max_command_length", "rate_limit_per_minute", "case_ref_pattern"}),
+        ("metrics", {"listen"}),
+        ("retention", {"proposals", "audit"}),
+    ):
+        sec = raw.get(section)
+        if isinstance(sec, dict):
+            for key in sec:
+                if key not in allowed:
+                    r.problems.append(f"{section}.{key}: unknown key")
+
+    if r.problems:
+        raise ConfigError(r.problems)
+
+    return Config(
+        matrix=MatrixConfig(
+            homeserver=homeserver.rstrip("/"),
+            user_id=user_id,
+            password=password,
+            device_name=device_name,
+            store_path=_resolve(base, store),
+            unverified_devices=unverified,
+        ),
+        storage=StorageConfig(database=_resolve_db(base, database)),
+        bot=BotConfig(
+            command_prefixes=prefixes, language=language, timezone=timezone,
+            allowed_servers=tuple(s.lower() for s in servers), admins=admins,
+            require_cross_signed_devices=kinds, catch_up_seconds=catch_up,
+            undecryptable_notice_seconds=undecryptable, max_command_length=max_len,
+            rate_limit_per_minute=rate, case_ref_pattern=case_ref,
+        ),
+        metrics=MetricsConfig(listen=listen),
+        retention=RetentionConfig(proposals_seconds=proposals, audit_seconds=audit),
+        source=source,
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _resolve_db(base: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        rest = url[len(prefix):]
+        if not rest.startswith("/"):
+            return prefix + str((base / rest).resolve())
+    return url

@@ -1,0 +1,115 @@
+"""Engine, migrations and transactions.
+
+All database work runs on one worker thread, one transaction per unit of work: the event loop
+never blocks on the database, SQLite never sees two writers from this process, and a command's
+changes and the messages reporting them are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (run at every start)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    def __init__(self, url: str, *, retries: int = 5):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        self._retries = retries
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def call(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn` in a transaction, retrying when the database is unavailable or locked."""
+        delay = 0.2
+        for attempt in range(self._retries + 1):
+            try:
+                with self.session() as s:
+                    return fn(s)
+            except (OperationalError, DBAPIError) as exc:
+                if not _transient(exc) or attempt == self._retries:
+                    raise
+                log.warning("database unavailable (%s); retry %d/%d in %.1fs",
+                            type(exc.orig).__name__ if exc.orig else type(exc).__name__,
+                            attempt + 1, self._retries, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+        raise AssertionError("unreachable")
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """`call` on the database thread, awaited from the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.call, fn)
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            return False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def _transient(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig or exc).lower()
+    return any(w in text for w in ("locked", "busy", "connection", "server closed",
+                                   "could not connect", "terminating"))

@@ -1,0 +1,131 @@
+"""Repositories: the queries the rest of the bot uses, over a Session from Database.call."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.storage.models import (
+    Counter,
+    Outbox,
+    ProcessedEvent,
+    Representative,
+    RoleAssignment,
+    Room,
+    State,
+)
+
+
+def get_room(s: Session, matrix_id: str) -> Room | None:
+    return s.scalar(select(Room).where(Room.matrix_id == matrix_id))
+
+
+def explicit_role(s: Session, room: Room, user_id: str) -> str | None:
+    return s.scalar(select(RoleAssignment.role).where(
+        RoleAssignment.room_id == room.id, RoleAssignment.user_id == user_id))
+
+
+def set_role(s: Session, room: Room, user_id: str, role: str) -> None:
+    row = s.scalar(select(RoleAssignment).where(
+        RoleAssignment.room_id == room.id, RoleAssignment.user_id == user_id))
+    if row is None:
+        s.add(RoleAssignment(room_id=room.id, user_id=user_id, role=role))
+    else:
+        row.role = role
+
+
+def service_of(s: Session, room: Room, user_id: str) -> str | None:
+    return s.scalar(select(Representative.service).where(
+        Representative.room_id == room.id, Representative.user_id == user_id))
+
+
+def set_service(s: Session, room: Room, user_id: str, service: str | None) -> None:
+    s.execute(delete(Representative).where(
+        Representative.room_id == room.id, Representative.user_id == user_id))
+    if service:
+        s.add(Representative(room_id=room.id, user_id=user_id, service=service))
+
+
+def services(s: Session, room: Room) -> dict[str, list[str]]:
+    """Service name -> its representatives, services in alphabetical order."""
+    rows = s.execute(select(Representative.service, Representative.user_id).where(
+        Representative.room_id == room.id).order_by(
+        Representative.service, Representative.user_id)).all()
+    out: dict[str, list[str]] = {}
+    for service, user in rows:
+        out.setdefault(service, []).append(user)
+    return out
+
+
+def next_number(s: Session, room: Room, kind: str) -> int:
+    """Allocate the next short-id number of `kind` in this room (M1, M2, …)."""
+    counter = s.scalar(select(Counter).where(Counter.room_id == room.id, Counter.kind == kind)
+                       .with_for_update())
+    if counter is None:
+        counter = Counter(room_id=room.id, kind=kind, last=0)
+        s.add(counter)
+    counter.last += 1
+    s.flush()
+    return counter.last
+
+
+def claim_event(s: Session, event_id: str, room_id: str, now: datetime) -> bool:
+    """Record that this event is being handled; False when it already was."""
+    if s.get(ProcessedEvent, event_id) is not None:
+        return False
+    try:
+        with s.begin_nested():
+            s.add(ProcessedEvent(event_id=event_id, room_id=room_id, handled_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_state(s: Session, key: str) -> str | None:
+    row = s.get(State, key)
+    return row.value if row else None
+
+
+def set_state(s: Session, key: str, value: str) -> None:
+    row = s.get(State, key)
+    if row is None:
+        s.add(State(key=key, value=value))
+    else:
+        row.value = value
+
+
+def enqueue(s: Session, room_id: str, content: dict, now: datetime, *, key: str,
+            event_type: str = "m.room.message", attachment: bytes | None = None,
+            ref: str | None = None) -> Outbox:
+    """Queue a message. `key` names it uniquely (e.g. "reply:$event"), so the same message
+    can never be queued twice, and its transaction id is derived from it."""
+    txn = "cb" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    row = Outbox(room_id=room_id, event_type=event_type, content=content, txn_id=txn,
+                 created_at=now, attachment=attachment, ref=ref, attempts=0)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def pending_outbox(s: Session, limit: int = 50) -> list[Outbox]:
+    return list(s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))
+                          .order_by(Outbox.id).limit(limit)))
+
+
+def mark_sent(s: Session, outbox_id: int, event_id: str, now: datetime) -> None:
+    s.execute(update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, event_id=event_id))
+
+
+def mark_attempt(s: Session, outbox_id: int) -> int:
+    row = s.get(Outbox, outbox_id)
+    row.attempts += 1
+    return row.attempts
+
+
+def sent_event_id(s: Session, ref: str) -> str | None:
+    return s.scalar(select(Outbox.event_id).where(Outbox.ref == ref,
+                                                  Outbox.event_id.is_not(None)))

@@ -1,0 +1,61 @@
+"""A dispatcher over a real (SQLite) database, for unit tests of commands."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.commands.dispatch import Dispatcher, Incoming
+from bot.config import parse_config
+from bot.reply import render_reply
+from bot.storage.db import Database
+
+ROOM = "!room:example.org"
+_ids = itertools.count(1)
+
+
+def make_config(tmp: Path, **bot):
+    raw = {"matrix": {"homeserver": "http://127.0.0.1:1", "user_id": "@coordbot:example.org",
+                      "password": "x"},
+           "storage": {"database": f"sqlite:///{tmp}/bot.db"},
+           "bot": {"allowed_servers": ["example.org"], "admins": ["@admin:example.org"],
+                   "language": "en", **bot}}
+    return parse_config(raw, base=tmp, env={})
+
+
+class Chat:
+    """Sends command texts through the dispatcher as a given user, returns the plain reply."""
+
+    def __init__(self, tmp: Path, **bot):
+        self.config = make_config(tmp, **bot)
+        self.db = Database(self.config.storage.database)
+        self.db.migrate()
+        self.dispatcher = Dispatcher(self.config)
+        self.members = {"@chair:example.org", "@coord:example.org", "@alice:example.org",
+                        "@bob:example.org", "@obs:example.org", "@admin:example.org"}
+        self.powers = {"@chair:example.org": 100, "@coord:example.org": 50}
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def send(self, sender: str, body: str, room: str = ROOM) -> str | None:
+        inc = Incoming(room_id=room, event_id=f"$e{next(_ids)}", sender=sender, body=body,
+                       sent_at=self.now, power=self.powers.get(sender, 0),
+                       members=frozenset(self.members))
+        out = self.db.call(lambda s: self.dispatcher.handle(s, inc, self.now))
+        if out is None:
+            return None
+        reply, lang = out
+        return render_reply(reply, lang)[0]
+
+    def setup(self, kind: str = "tfl", name: str = "TFL Brussels", room: str = ROOM) -> None:
+        text = self.send("@chair:example.org", f"!room setup {kind} {name}", room)
+        assert text and "set up" in text, text
+
+
+@pytest.fixture
+def chat(tmp_path):
+    c = Chat(tmp_path)
+    yield c
+    c.db.close()
