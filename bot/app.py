@@ -1,0 +1,210 @@
+"""The running bot: transport in, dispatcher and rules in the middle, outbox out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from nio import AsyncClient, UploadResponse
+from sqlalchemy.orm import Session
+
+from bot.commands.dispatch import Dispatcher, Incoming
+from bot.config import Config
+from bot.i18n import Msg
+from bot.i18n import _ as N_
+from bot.matrix.session import new_client, sign_in
+from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
+from bot.reply import Mention, Reply, render_reply
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.models import Outbox
+
+log = logging.getLogger(__name__)
+SYNC_TOKEN = "sync_token"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def notice_content(reply: Reply, language: str, *, reply_to: str | None = None,
+                   mentions: tuple[str, ...] = ()) -> dict:
+    """An `m.notice` with HTML and plain bodies, as a reply when `reply_to` is given."""
+    body, html = render_reply(reply, language)
+    content = {"msgtype": "m.notice", "body": body, "format": "org.matrix.custom.html",
+               "formatted_body": html,
+               "m.mentions": {"user_ids": sorted(set(mentions) | set(reply.mentions))}}
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content
+
+
+class Bot:
+    def __init__(self, config: Config, *, client: AsyncClient | None = None):
+        self.config = config
+        self.db = Database(config.storage.database)
+        self.dispatcher = Dispatcher(config)
+        self.client = client
+        self.transport: Transport | None = None
+        self._outbox_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.device_id: str | None = None
+
+    # ---- life cycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self.db.migrate)
+        self.client = self.client or new_client(self.config)
+        creds = await sign_in(self.client, self.config)
+        self.device_id = creds.device_id
+        self.transport = Transport(
+            self.config, self.client, on_event=self.on_event,
+            on_undecryptable=self.on_undecryptable, load_token=self._load_token,
+            save_token=self._save_token)
+        self._tasks = [asyncio.create_task(self._outbox_loop(), name="outbox"),
+                       asyncio.create_task(self.transport.run(), name="sync")]
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.transport:
+            self.transport.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.client:
+            await self.client.close()
+        await asyncio.to_thread(self.db.close)
+
+    async def _load_token(self) -> str | None:
+        return await self.db.run(lambda s: repo.get_state(s, SYNC_TOKEN))
+
+    async def _save_token(self, token: str) -> None:
+        await self.db.run(lambda s: repo.set_state(s, SYNC_TOKEN, token))
+
+    # ---- incoming ----------------------------------------------------------------------
+    async def on_event(self, ev: RoomEvent) -> None:
+        if ev.kind != "text" or self.dispatcher.split_prefix(ev.body) is None:
+            return
+        now = utcnow()
+        sent_at = datetime.fromtimestamp(ev.sent_at_ms / 1000, UTC)
+        too_old = now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds)
+        queued = await self.db.run(lambda s: self._command(s, ev, sent_at, now, too_old))
+        if queued:
+            self._outbox_wake.set()
+
+    def _command(self, s: Session, ev: RoomEvent, sent_at: datetime, now: datetime,
+                 too_old: bool) -> bool:
+        if not repo.claim_event(s, ev.event_id, ev.room_id, now):
+            return False
+        if too_old:
+            log.info("not answering %s in %s: sent %s, older than the catch-up window",
+                     ev.event_id, ev.room_id, sent_at.isoformat())
+            return False
+        inc = Incoming(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
+                       body=ev.body, sent_at=sent_at, power=ev.power, members=ev.members)
+        out = self.dispatcher.handle(s, inc, now)
+        if out is None:
+            return False
+        reply, language = out
+        repo.enqueue(s, ev.room_id, notice_content(reply, language, reply_to=ev.event_id),
+                     now, key=f"reply:{ev.event_id}")
+        if reply.attachment is not None:
+            a = reply.attachment
+            repo.enqueue(s, ev.room_id, {
+                "msgtype": "m.file", "body": a.filename, "filename": a.filename,
+                "info": {"mimetype": a.mimetype, "size": len(a.data)},
+                "m.relates_to": {"m.in_reply_to": {"event_id": ev.event_id}},
+            }, now, key=f"file:{ev.event_id}", attachment=a.data)
+        return True
+
+    async def on_undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
+        def note(s: Session) -> bool:
+            if not repo.claim_event(s, event_id, room_id, utcnow()):
+                return False
+            room = repo.get_room(s, room_id)
+            reply = Reply([N_("{user}, I could not decrypt your message: my device did not "
+                              "receive its key. Please send it again.", user=Mention(sender))])
+            content = notice_content(reply, room.language if room else
+                                     self.config.bot.language, reply_to=event_id,
+                                     mentions=(sender,))
+            repo.enqueue(s, room_id, content, utcnow(), key=f"undecryptable:{event_id}")
+            return True
+
+        if await self.db.run(note):
+            self._outbox_wake.set()
+
+    def post(self, s: Session, room_id: str, message: Msg | Reply, language: str, *, key: str,
+             mentions: tuple[str, ...] = ()) -> None:
+        """Queue a message of the bot's own (reminder, outcome) in the caller's transaction."""
+        reply = message if isinstance(message, Reply) else Reply([message])
+        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
+                     utcnow(), key=key)
+
+    def wake_outbox(self) -> None:
+        self._outbox_wake.set()
+
+    # ---- outgoing ----------------------------------------------------------------------
+    async def _outbox_loop(self) -> None:
+        backoff = Backoff(base=0.5, cap=30)
+        while True:
+            rows = await self.db.run(repo.pending_outbox)
+            if not rows:
+                self._outbox_wake.clear()
+                try:
+                    await asyncio.wait_for(self._outbox_wake.wait(), 5)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            for row in rows:
+                try:
+                    event_id = await self._send_row(row)
+                except SendFailed as exc:
+                    if exc.permanent:
+                        log.warning("dropping message %d to %s: %s", row.id, row.room_id, exc)
+                        await self.db.run(lambda s, r=row: repo.mark_sent(s, r.id, "", utcnow()))
+                        continue
+                    log.warning("sending message %d failed (%s); retrying", row.id, exc)
+                    await asyncio.sleep(backoff.next())
+                    break
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    log.warning("homeserver unreachable while sending (%s)", type(exc).__name__)
+                    await asyncio.sleep(backoff.next())
+                    break
+                except Exception:
+                    log.exception("sending message %d failed", row.id)
+                    await asyncio.sleep(backoff.next())
+                    break
+                backoff.reset()
+                await self.db.run(lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e,
+                                                                               utcnow()))
+
+    async def _send_row(self, row: Outbox) -> str:
+        content = dict(row.content)
+        if row.attachment is not None:
+            content = await self._upload(row, content)
+        return await self.transport.send(row.room_id, row.event_type, content, row.txn_id)
+
+    async def _upload(self, row: Outbox, content: dict) -> dict:
+        room = self.client.rooms.get(row.room_id)
+        encrypted = bool(room and room.encrypted)
+        data = row.attachment
+        resp, keys = await self.client.upload(
+            lambda *_: data, content_type=content.get("info", {}).get("mimetype",
+                                                                     "application/octet-stream"),
+            filename=content.get("filename", content.get("body", "file")), encrypt=encrypted,
+            filesize=len(data))
+        if not isinstance(resp, UploadResponse):
+            raise SendFailed(getattr(resp, "status_code", None), "upload failed")
+        if encrypted:
+            content["file"] = {"url": resp.content_uri, **keys}
+        else:
+            content["url"] = resp.content_uri
+        return content
+

@@ -1,0 +1,86 @@
+"""`coordbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from bot import __version__
+from bot.config import ConfigError, load_config
+from bot.logs import setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coordbot", description=(
+        "Matrix bot for coordination rooms: meetings, agendas, consensus decisions, reminders."))
+    parser.add_argument("--version", action="version", version=f"coordbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("-c", "--config", required=True, help="configuration file (YAML)")
+    run.add_argument("--log-level", default="INFO")
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("-c", "--config", required=True)
+    demo = sub.add_parser("demo", help="a throwaway local homeserver with an encrypted demo room")
+    demo.add_argument("--dir", help="keep the demo's files here instead of a temporary folder")
+    demo.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        return check_config(args.config)
+    if args.command == "run":
+        try:
+            config = load_config(args.config)
+        except ConfigError as err:
+            _print_problems(args.config, err)
+            return 2
+        setup_logging(args.log_level, secrets=[config.matrix.password])
+        return asyncio.run(_run(config))
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        setup_logging(args.log_level)
+        return run_demo(args.dir)
+    return 2
+
+
+def check_config(path: str) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        _print_problems(path, err)
+        return 2
+    print(f"{path}: OK (bot {config.matrix.user_id}, database "
+          f"{config.storage.database.split(':', 1)[0]})")
+    return 0
+
+
+def _print_problems(path: str, err: ConfigError) -> None:
+    print(f"{path}: {len(err.problems)} problem(s)", file=sys.stderr)
+    for p in err.problems:
+        print(f"  - {p}", file=sys.stderr)
+
+
+async def _run(config) -> int:
+    from bot.app import Bot
+    from bot.matrix.session import LoginFailed
+
+    bot = Bot(config)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await bot.run()
+    except LoginFailed as exc:
+        logging.getLogger("coordbot").error("%s", exc)
+        return 1
+    except asyncio.CancelledError:
+        logging.getLogger("coordbot").info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

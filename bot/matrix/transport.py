@@ -1,0 +1,273 @@
+"""The bot's life in Matrix: sync with backoff, invites, decryption retries, sending.
+
+The sync token is ours (kept in the database, written only after a batch is handled), so a
+crash re-reads the last batch instead of losing it; each event is claimed in the database
+before it is acted on, so re-reading never answers twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinError,
+    MegolmEvent,
+    RoomCreateEvent,
+    RoomGetStateResponse,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncError,
+    SyncResponse,
+    UnknownEvent,
+)
+
+from bot.config import Config
+from bot.core.roles import effective_power
+from bot.matrix.text import command_text
+
+log = logging.getLogger(__name__)
+
+SYNC_FILTER = {
+    "presence": {"not_types": ["*"]},
+    "room": {
+        "timeline": {"limit": 50},
+        "state": {"lazy_load_members": False},
+        "ephemeral": {"not_types": ["*"]},
+    },
+}
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """A decrypted event the bot may act on, with what permissions need to know."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    sent_at_ms: int
+    kind: str  # "text" or "poll.response" or …
+    body: str
+    power: int
+    members: frozenset[str]
+    source: dict = field(repr=False, default_factory=dict)
+
+
+Handler = Callable[[RoomEvent], Awaitable[None]]
+
+
+class Backoff:
+    def __init__(self, base: float = 1.0, cap: float = 60.0):
+        self.base, self.cap, self.failures = base, cap, 0
+
+    def next(self) -> float:
+        self.failures += 1
+        return min(self.cap, self.base * 2 ** (self.failures - 1)) * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Transport:
+    def __init__(self, config: Config, client: AsyncClient, *, on_event: Handler,
+                 on_undecryptable: Callable[[str, str, str], Awaitable[None]],
+                 load_token: Callable[[], Awaitable[str | None]],
+                 save_token: Callable[[str], Awaitable[None]]):
+        self.config = config
+        self.client = client
+        self.on_event = on_event
+        self.on_undecryptable = on_undecryptable
+        self.load_token = load_token
+        self.save_token = save_token
+        self._creators: dict[str, tuple[str, ...]] = {}
+        self._pending: dict[str, tuple[float, str, MegolmEvent]] = {}
+        self._stop = asyncio.Event()
+        self.last_sync: float = 0.0
+        self.synced_once = asyncio.Event()
+
+    # ---- sync loop -------------------------------------------------------------------
+    async def run(self) -> None:
+        backoff = Backoff()
+        token = await self.load_token()
+        first = True
+        while not self._stop.is_set():
+            try:
+                await self._e2ee_housekeeping()
+                resp = await self.client.sync(
+                    timeout=0 if first else 30_000, sync_filter=SYNC_FILTER, since=token,
+                    full_state=first)
+                if isinstance(resp, SyncError):
+                    raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
+                await self._handle_sync(resp)
+                token = resp.next_batch
+                await self.save_token(token)
+                self.last_sync = time.monotonic()
+                if backoff.failures:
+                    log.info("homeserver reachable again after %d failed attempts",
+                             backoff.failures)
+                backoff.reset()
+                first = False
+                self.synced_once.set()
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                delay = backoff.next()
+                log.warning("homeserver unreachable (%s); retrying in %.1fs",
+                            type(exc).__name__, delay)
+                await self._sleep(delay)
+            except Exception:
+                delay = backoff.next()
+                log.exception("unexpected error in the sync loop; retrying in %.1fs", delay)
+                await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _e2ee_housekeeping(self) -> None:
+        c = self.client
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.should_claim_keys:
+            await c.keys_claim(c.get_users_for_key_claiming())
+        await c.send_to_device_messages()
+
+    async def _handle_sync(self, resp: SyncResponse) -> None:
+        for room_id, info in resp.rooms.invite.items():
+            await self._handle_invite(room_id, info.invite_state)
+        for room_id, info in resp.rooms.join.items():
+            for ev in list(info.state) + list(info.timeline.events):
+                if isinstance(ev, RoomCreateEvent):
+                    self._creators[room_id] = _creators_of(ev.source)
+            for ev in info.timeline.events:
+                await self._dispatch(room_id, ev)
+        await self._retry_undecryptable()
+
+    # ---- invites ---------------------------------------------------------------------
+    def server_allowed(self, user_id: str) -> bool:
+        server = user_id.split(":", 1)[-1].lower()
+        return server in self.config.bot.allowed_servers
+
+    async def _handle_invite(self, room_id: str, events: list) -> None:
+        inviter = next((e.sender for e in events if isinstance(e, InviteMemberEvent)
+                        and e.state_key == self.client.user_id and e.membership == "invite"),
+                       None)
+        if inviter is None or not self.server_allowed(inviter):
+            log.info("ignoring invite to %s from %s (server not allowed)", room_id, inviter)
+            return
+        resp = await self.client.join(room_id)
+        if isinstance(resp, JoinError):
+            log.warning("could not join %s: %s", room_id, resp.message)
+        else:
+            log.info("joined %s on the invitation of %s", room_id, inviter)
+
+    # ---- events ----------------------------------------------------------------------
+    async def _dispatch(self, room_id: str, ev) -> None:
+        if getattr(ev, "sender", None) == self.client.user_id:
+            return
+        if isinstance(ev, MegolmEvent):
+            if ev.event_id not in self._pending:
+                log.info("cannot decrypt %s in %s yet; requesting the key", ev.event_id,
+                         room_id)
+                self._pending[ev.event_id] = (time.monotonic(), room_id, ev)
+                try:
+                    await self.client.request_room_key(ev)
+                except Exception:  # noqa: BLE001 - a failed request is retried by the timer
+                    log.debug("room key request failed", exc_info=True)
+            return
+        if isinstance(ev, RoomMessageText):
+            kind, body = "text", command_text(ev.source.get("content", {}))
+        elif isinstance(ev, UnknownEvent) and ev.type.endswith("poll.response"):
+            kind, body = "poll.response", ""
+        else:
+            return
+        if not self.server_allowed(ev.sender):
+            log.debug("ignoring %s from %s: server not allowed", ev.event_id, ev.sender)
+            return
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        event = RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
+                          sent_at_ms=ev.server_timestamp, kind=kind, body=body,
+                          power=await self.power_of(room_id, ev.sender),
+                          members=frozenset(room.users), source=ev.source)
+        try:
+            await self.on_event(event)
+        except Exception:
+            log.exception("handling %s in %s failed", ev.event_id, room_id)
+
+    async def _retry_undecryptable(self) -> None:
+        now = time.monotonic()
+        for event_id, (since, room_id, ev) in list(self._pending.items()):
+            try:
+                decrypted = self.client.decrypt_event(ev)
+            except Exception:  # noqa: BLE001 - still no key
+                decrypted = None
+            if decrypted is not None and not isinstance(decrypted, MegolmEvent):
+                del self._pending[event_id]
+                decrypted.room_id = room_id
+                log.info("decrypted %s after the key arrived", event_id)
+                await self._dispatch(room_id, decrypted)
+            elif now - since >= self.config.bot.undecryptable_notice_seconds:
+                del self._pending[event_id]
+                log.warning("could not decrypt %s from %s in %s", event_id, ev.sender, room_id)
+                await self.on_undecryptable(room_id, event_id, ev.sender)
+
+    def pending_undecryptable(self) -> int:
+        return len(self._pending)
+
+    # ---- permissions -----------------------------------------------------------------
+    async def power_of(self, room_id: str, user_id: str) -> int:
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return 0
+        if room_id not in self._creators:
+            resp = await self.client.room_get_state(room_id)
+            if isinstance(resp, RoomGetStateResponse):
+                for ev in resp.events:
+                    if ev.get("type") == "m.room.create":
+                        self._creators[room_id] = _creators_of(ev)
+        pl = room.power_levels
+        return effective_power(user_id, pl.users, pl.defaults.users_default,
+                               room.room_version, self._creators.get(room_id, ()))
+
+    # ---- sending ---------------------------------------------------------------------
+    async def send(self, room_id: str, event_type: str, content: dict, txn_id: str) -> str:
+        """Send one event; returns its event id or raises SendFailed."""
+        resp = await self.client.room_send(
+            room_id, event_type, content, tx_id=txn_id,
+            ignore_unverified_devices=self.config.matrix.unverified_devices == "share")
+        if isinstance(resp, RoomSendResponse):
+            return resp.event_id
+        raise SendFailed(getattr(resp, "status_code", None), getattr(resp, "message", str(resp)))
+
+
+class SendFailed(Exception):
+    def __init__(self, code: str | None, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        return self.code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM", "M_TOO_LARGE")
+
+
+def _creators_of(source: dict) -> tuple[str, ...]:
+    content = source.get("content", {})
+    creators = [source.get("sender") or content.get("creator", "")]
+    creators += [u for u in content.get("additional_creators", []) if isinstance(u, str)]
+    return tuple(c for c in creators if c)
