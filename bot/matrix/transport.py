@@ -113,6 +113,8 @@ class Transport:
                     log.info("homeserver reachable again after %d failed attempts",
                              backoff.failures)
                 backoff.reset()
+                if first:
+                    log.info("ready: first sync handled")
                 first = False
                 self.synced_once.set()
             except asyncio.CancelledError:
@@ -204,7 +206,8 @@ class Transport:
         event = RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
                           sent_at_ms=ev.server_timestamp, kind=kind, body=body,
                           power=await self.power_of(room_id, ev.sender),
-                          members=frozenset(room.users), source=ev.source)
+                          members=frozenset(room.users) - frozenset(room.invited_users),
+                          source=ev.source)
         try:
             await self.on_event(event)
         except Exception:

@@ -1,0 +1,77 @@
+"""The foundation, driven from real encrypted clients through a real Synapse."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.bot import BotProcess
+
+pytestmark = pytest.mark.integration
+
+
+def replies_to(client, room_id, event_id, bot_id):
+    return [ev for ev in client.messages(room_id) if ev.sender == bot_id and
+            ev.source["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
+            .get("event_id") == event_id]
+
+
+async def ask(client, room_id, bot, text, timeout=30):
+    """Send a command, return the bot's decrypted reply to it (an m.notice)."""
+    event_id = await client.send_text(room_id, text)
+    ev = await client.wait_for_message(
+        room_id, lambda e: e.source["content"].get("m.relates_to", {}).get(
+            "m.in_reply_to", {}).get("event_id") == event_id,
+        sender=bot.user_id, msgtypes=("m.notice",), timeout=timeout)
+    return ev, event_id
+
+
+async def test_bot_lives_in_encrypted_room_across_restarts(synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "bot").start()
+    await bot.ready()
+    alice = await make_client("alice")
+    bob = await make_client("bob")
+    room = await alice.create_encrypted_room(invite=[bot.user_id, bob.user_id])
+    await alice.wait_until_joined(room, bot.user_id)  # joined by itself
+    await bob.join(room)
+    await alice.wait_until_joined(room, bob.user_id)
+
+    help_reply, help_event = await ask(alice, room, bot, "!help")
+    assert help_reply.source["type"] == "m.room.message"  # decrypted by the client
+    assert "!room setup" in help_reply.body and "not set up yet" in help_reply.body
+    assert "<code>" in help_reply.source["content"]["formatted_body"]
+
+    refused, _ = await ask(bob, room, bot, "!room setup tfl TFL Brussels")
+    assert "Only a room admin (power level 100)" in refused.body
+    done, setup_event = await ask(alice, room, bot, "!room setup tfl TFL Brussels")
+    assert "now set up as local taskforce TFL Brussels" in done.body
+    info, _ = await ask(bob, room, bot, "!room info")
+    assert "TFL Brussels" in info.body and "Europe/Brussels" in info.body
+
+    device = bot.device_id
+    bot.stop()
+    # a command sent while the bot is down is answered when it is back
+    missed = await alice.send_text(room, "!services")
+    bot.start()
+    await bot.ready()
+    assert bot.device_id == device
+    await alice.wait_for_message(
+        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
+            "m.in_reply_to", {}).get("event_id") == missed, sender=bot.user_id)
+    after, _ = await ask(alice, room, bot, "!room info")
+    assert "TFL Brussels" in after.body
+    for event_id in (help_event, setup_event, missed):
+        assert len(replies_to(alice, room, event_id, bot.user_id)) == 1
+    assert "logged in as" not in bot.new_log()  # restored, not a new login
+    bot.stop()
+
+
+async def test_invite_from_server_not_allowed_is_ignored(synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "strict", bot={"allowed_servers": ["example.org"]})
+    bot.start()
+    await bot.ready()
+    carol = await make_client("carol")
+    room = await carol.create_encrypted_room(invite=[bot.user_id])
+    await bot.wait_log(f"ignoring invite to {room}")
+    bot.stop()
+    view = await carol._room(room)
+    assert bot.user_id in view.invited_users  # invited, never joined

@@ -1,0 +1,91 @@
+"""The bot as its operator runs it: `coordbot run -c config.yaml` in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.devserver import LocalSynapse
+
+
+class BotProcess:
+    def __init__(self, hs: LocalSynapse, workdir: Path, *, bot: dict[str, Any] | None = None,
+                 database: str | None = None, localpart: str | None = None):
+        self.hs = hs
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.localpart = localpart or f"coordbot-{secrets.token_hex(3)}"
+        self.password = secrets.token_urlsafe(12)
+        self.user_id = hs.register(self.localpart, self.password)
+        self.config_path = self.workdir / "config.yaml"
+        self.log_path = self.workdir / "bot.log"
+        config = {
+            "matrix": {"homeserver": hs.base_url, "user_id": self.user_id,
+                       "password": self.password, "device_name": "coordbot",
+                       "store_path": "./store"},
+            "storage": {"database": database or "sqlite:///./coordbot.db"},
+            "bot": {"allowed_servers": [hs.server_name], "language": "en",
+                    "undecryptable_notice": "10m", **(bot or {})},
+        }
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.proc: subprocess.Popen | None = None
+        self._log_offset = 0
+
+    def start(self) -> BotProcess:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path)],
+            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=env,
+            cwd=self.workdir)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def new_log(self) -> str:
+        return self.log()[self._log_offset:]
+
+    async def wait_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.new_log():
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"bot exited ({self.proc.returncode}):\n{self.new_log()}")
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"bot log never said {text!r}:\n{self.new_log()[-3000:]}")
+
+    async def ready(self, timeout: float = 60) -> BotProcess:
+        await self.wait_log("ready: first sync handled", timeout)
+        return self
+
+    @property
+    def device_id(self) -> str:
+        return json.loads((self.workdir / "store" / "credentials.json").read_text())["device_id"]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
