@@ -204,6 +204,14 @@ class Series:
 
 @dataclass(frozen=True)
 class Occurrence:
+    """One meeting of a series.
+
+    ``original`` (naive) is the rule-generated start and identifies the occurrence.
+    ``start`` is aware in the series zone and always has ``fold=0``; ``end`` is
+    ``start`` plus the duration in elapsed time, so across a fall-back it may carry
+    ``fold=1``: subtract or compare ends through UTC.
+    """
+
     original: datetime
     start: datetime
     end: datetime
