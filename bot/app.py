@@ -16,7 +16,9 @@ from bot.i18n import Msg
 from bot.i18n import _ as N_
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
+from bot.features import Features
 from bot.reply import Mention, Reply, render_reply
+from bot.scheduling import Scheduler
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.models import Outbox
@@ -51,6 +53,8 @@ class Bot:
         self._outbox_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
+        self.scheduler: Scheduler | None = None
+        self.features = Features.load(config)
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -64,6 +68,9 @@ class Bot:
             save_token=self._save_token)
         self._tasks = [asyncio.create_task(self._outbox_loop(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
+        self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,
+                                   on_sent=self.wake_outbox)
+        self.scheduler.start()
 
     async def run(self) -> None:
         await self.start()
@@ -73,6 +80,8 @@ class Bot:
             await self.close()
 
     async def close(self) -> None:
+        if self.scheduler:
+            self.scheduler.shutdown()
         if self.transport:
             self.transport.stop()
         for t in self._tasks:
@@ -90,7 +99,10 @@ class Bot:
 
     # ---- incoming ----------------------------------------------------------------------
     async def on_event(self, ev: RoomEvent) -> None:
-        if ev.kind != "text" or self.dispatcher.split_prefix(ev.body) is None:
+        if ev.kind != "text":
+            await self._feature_event(ev)
+            return
+        if self.dispatcher.split_prefix(ev.body) is None:
             return
         now = utcnow()
         sent_at = datetime.fromtimestamp(ev.sent_at_ms / 1000, UTC)
@@ -98,6 +110,21 @@ class Bot:
         queued = await self.db.run(lambda s: self._command(s, ev, sent_at, now, too_old))
         if queued:
             self._outbox_wake.set()
+            if self.scheduler:
+                self.scheduler.poke()
+
+    async def _feature_event(self, ev: RoomEvent) -> None:
+        """Non-command events (e.g. poll responses) go to the features that want them."""
+        now = utcnow()
+        for handler in self.features.event_handlers:
+            def work(s: Session, h=handler) -> bool:
+                if not repo.claim_event(s, f"{ev.event_id}", ev.room_id, now):
+                    return False
+                return bool(h(s, ev, now, self))
+            if await self.db.run(work):
+                self._outbox_wake.set()
+                if self.scheduler:
+                    self.scheduler.poke()
 
     def _command(self, s: Session, ev: RoomEvent, sent_at: datetime, now: datetime,
                  too_old: bool) -> bool:
@@ -112,9 +139,12 @@ class Bot:
         out = self.dispatcher.handle(s, inc, now)
         if out is None:
             return False
-        reply, language = out
-        repo.enqueue(s, ev.room_id, notice_content(reply, language, reply_to=ev.event_id),
+        reply = out.reply
+        repo.enqueue(s, ev.room_id, notice_content(reply, out.language, reply_to=ev.event_id),
                      now, key=f"reply:{ev.event_id}")
+        for n, (event_type, content, ref) in enumerate(out.emitted):
+            repo.enqueue(s, ev.room_id, content, now, key=f"emit:{ev.event_id}:{n}",
+                         event_type=event_type, ref=ref)
         if reply.attachment is not None:
             a = reply.attachment
             repo.enqueue(s, ev.room_id, {
@@ -146,6 +176,10 @@ class Bot:
         reply = message if isinstance(message, Reply) else Reply([message])
         repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
                      utcnow(), key=key)
+
+    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
+                event_type: str = "m.room.message", ref: str | None = None) -> None:
+        repo.enqueue(s, room_id, content, utcnow(), key=key, event_type=event_type, ref=ref)
 
     def wake_outbox(self) -> None:
         self._outbox_wake.set()

@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -44,6 +44,13 @@ class Incoming:
     sent_at: datetime
     power: int
     members: frozenset[str]
+
+
+@dataclass
+class Outcome:
+    reply: Reply
+    language: str
+    emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
 
 
 class RateLimiter:
@@ -85,8 +92,8 @@ class Dispatcher:
                 return prefix, text[len(prefix):]
         return None
 
-    def handle(self, s: Session, inc: Incoming, now: datetime) -> tuple[Reply, str] | None:
-        """(reply, language setting), or None when the message is deliberately ignored."""
+    def handle(self, s: Session, inc: Incoming, now: datetime) -> Outcome | None:
+        """What to answer, or None when the message is deliberately ignored."""
         split = self.split_prefix(inc.body)
         if split is None:
             return None
@@ -97,22 +104,22 @@ class Dispatcher:
         if verdict == "drop":
             return None
         if verdict == "warn":
-            return Reply([N_("You are sending commands too fast; wait a minute and try "
-                             "again.")]), language
+            return Outcome(Reply([N_("You are sending commands too fast; wait a minute and "
+                                     "try again.")]), language)
         if len(rest) > self.config.bot.max_command_length:
-            return Reply([N_("This command is too long: at most {max} characters.",
-                             max=self.config.bot.max_command_length)]), language
+            return Outcome(Reply([N_("This command is too long: at most {max} characters.",
+                                     max=self.config.bot.max_command_length)]), language)
         try:
             tokens = tokenize(rest)
         except UserError as err:
-            return (Reply([err.message]) if room else None), language
+            return Outcome(Reply([err.message]), language) if room else None
         found = self.registry.match(tokens)
         if found is None:
             if room is None:
                 return None
-            return Reply([N_("Unknown command {name}. Type {prefix}help for the list.",
-                             name=prefix + (tokens[0] if tokens else ""), prefix=prefix)]), \
-                language
+            return Outcome(Reply([N_("Unknown command {name}. Type {prefix}help for the list.",
+                                     name=prefix + (tokens[0] if tokens else ""),
+                                     prefix=prefix)]), language)
         cmd, args = found
         if cmd.needs_setup and room is None:
             return None
@@ -122,7 +129,8 @@ class Dispatcher:
                       sender=inc.sender, role=role, power=inc.power,
                       is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
                       now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
-        return self._run(cmd, args, ctx), (ctx.room.language if ctx.room else language)
+        reply = self._run(cmd, args, ctx)
+        return Outcome(reply, ctx.room.language if ctx.room else language, ctx.emitted)
 
     def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
         s = ctx.session
@@ -136,15 +144,18 @@ class Dispatcher:
             return reply
         except CheckFailure as err:
             savepoint.rollback()
+            ctx.emitted.clear()
             return Reply([err.message])
         except UserError as err:
             savepoint.rollback()
+            ctx.emitted.clear()
             reply = Reply([err.message])
             if err.show_usage:
                 reply.add(N_("Usage: {usage}", usage=cmd.usage(ctx.prefix)))
             return reply
         except Exception:
             savepoint.rollback()
+            ctx.emitted.clear()
             ref = secrets.token_hex(4).upper()
             log.exception("command %s failed in %s (error reference %s)", cmd.name,
                           ctx.room_id, ref)

@@ -141,6 +141,11 @@ class Context:
     prefix: str
     registry: Registry
     extra: dict[str, Any] = field(default_factory=dict)
+    emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
+
+    def emit(self, event_type: str, content: dict, ref: str | None = None) -> None:
+        """Queue another event besides the reply (e.g. a poll); sent after the reply."""
+        self.emitted.append((event_type, content, ref))
 
     @property
     def language(self) -> str:

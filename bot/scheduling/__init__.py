@@ -1,0 +1,104 @@
+"""The clock: APScheduler wakes the bot; the database says what is due.
+
+Each feature contributes a `DueWork`: `next_due` reads from the database when its next piece
+of work falls due, and `run_due` does every piece that is due, in one transaction, recording
+what it did (so it is done exactly once, also across crashes) and queueing the messages in the
+outbox of that same transaction. A restart rebuilds the single wake-up job from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
+
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+SAFETY_INTERVAL = 30  # seconds: a wake-up even if an earlier one was missed
+
+
+class Poster(Protocol):
+    """What due work may do besides writing its own tables: queue messages."""
+
+    def post(self, s: Session, room_id: str, message, language: str, *, key: str,
+             mentions: tuple[str, ...] = ()) -> None: ...
+
+    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
+                event_type: str = "m.room.message", ref: str | None = None) -> None: ...
+
+
+class DueWork(Protocol):
+    name: str
+
+    def next_due(self, s: Session, now: datetime) -> datetime | None: ...
+
+    def run_due(self, s: Session, now: datetime, poster: Poster) -> int: ...
+
+
+async def _wake(scheduler: Scheduler) -> None:
+    """The one job: module-level, as APScheduler 3 wants."""
+    await scheduler.tick()
+
+
+class Scheduler:
+    def __init__(self, db: Database, works: Sequence[DueWork], poster: Poster,
+                 on_sent: Callable[[], None], clock: Callable[[], datetime] | None = None):
+        self.db = db
+        self.works = list(works)
+        self.poster = poster
+        self.on_sent = on_sent
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "misfire_grace_time": 3600, "max_instances": 1})
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        """Start after login; catches up at once with whatever fell due while down."""
+        self._aps.add_job(_wake, IntervalTrigger(seconds=SAFETY_INTERVAL), args=[self],
+                          id="safety", replace_existing=True)
+        self._aps.start()
+        self.poke()
+
+    def shutdown(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    def poke(self) -> None:
+        """Something changed (a meeting added, a vote cast): recompute now."""
+        self._aps.add_job(_wake, DateTrigger(self.clock()), args=[self], id="now",
+                          replace_existing=True)
+
+    async def tick(self) -> None:
+        async with self._lock:
+            for work in self.works:
+                try:
+                    done = await self.db.run(lambda s, w=work: w.run_due(s, self.clock(),
+                                                                          self.poster))
+                except Exception:
+                    log.exception("due work %s failed; retried at the next wake-up", work.name)
+                    continue
+                if done:
+                    log.info("%s: %d item(s) done", work.name, done)
+                    self.on_sent()
+            await self._plan_next()
+
+    async def _plan_next(self) -> None:
+        def earliest(s: Session) -> datetime | None:
+            now = self.clock()
+            dues = [d for w in self.works if (d := w.next_due(s, now)) is not None]
+            return min(dues) if dues else None
+
+        due = await self.db.run(earliest)
+        if due is None:
+            return
+        when = max(due, self.clock() + timedelta(milliseconds=5))
+        self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
+                          replace_existing=True)

@@ -46,8 +46,8 @@ class Chat:
         out = self.db.call(lambda s: self.dispatcher.handle(s, inc, self.now))
         if out is None:
             return None
-        reply, lang = out
-        return render_reply(reply, lang)[0]
+        self.last = out
+        return render_reply(out.reply, out.language)[0]
 
     def setup(self, kind: str = "tfl", name: str = "TFL Brussels", room: str = ROOM) -> None:
         text = self.send("@chair:example.org", f"!room setup {kind} {name}", room)
