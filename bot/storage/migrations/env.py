@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from bot.storage.models import Base
+from bot.storage.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -14,7 +14,7 @@ if connection is None:  # `alembic` command line: build an engine from the URL
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )
