@@ -380,9 +380,7 @@ class LocalSynapse:
                 tail = self._log_tail(log_offset)
                 if "Address already in use" in tail or f"[Errno {errno.EADDRINUSE}]" in tail:
                     raise _AddressInUse()
-                raise DevServerError(
-                    f"Synapse exited with status {code} during startup.\n{tail}"
-                )
+                raise DevServerError(f"Synapse exited with status {code} during startup.\n{tail}")
             if self._answers(url):
                 break
             if time.monotonic() > deadline:
@@ -394,7 +392,9 @@ class LocalSynapse:
             time.sleep(0.05)
         self.last_startup_seconds = time.monotonic() - began
         log.info(
-            "Synapse %s up on %s in %.2fs", self.server_name, self.base_url,
+            "Synapse %s up on %s in %.2fs",
+            self.server_name,
+            self.base_url,
             self.last_startup_seconds,
         )
 
