@@ -1,13 +1,13 @@
-"""Durations as users type them: 90m, 2h, 5d, 1w (and combinations such as 1h30m)."""
+"""Durations as users type them: 90m, 2h, 5d, 1w (and combinations such as 1h30m; 30s too)."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d{1,6})([mhdw])")
-_WHOLE = re.compile(r"^(?:\d{1,6}[mhdw])+$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d{1,6})([smhdw])")
+_WHOLE = re.compile(r"^(?:\d{1,6}[smhdw])+$")
 
 
 class DurationError(ValueError):
@@ -30,7 +30,7 @@ def format_duration(seconds: int) -> str:
     if seconds <= 0:
         return "0m"
     parts = []
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("w", "d", "h", "m", "s"):
         n, seconds = divmod(seconds, _UNITS[unit])
         if n:
             parts.append(f"{n}{unit}")

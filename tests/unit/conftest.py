@@ -12,15 +12,16 @@ from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import parse_config
 from bot.reply import render_reply
 from bot.storage.db import Database
+from tests.dbs import database_url
 
 ROOM = "!room:example.org"
 _ids = itertools.count(1)
 
 
-def make_config(tmp: Path, **bot):
+def make_config(tmp: Path, database: str | None = None, **bot):
     raw = {"matrix": {"homeserver": "http://127.0.0.1:1", "user_id": "@coordbot:example.org",
                       "password": "x"},
-           "storage": {"database": f"sqlite:///{tmp}/bot.db"},
+           "storage": {"database": database or f"sqlite:///{tmp}/bot.db"},
            "bot": {"allowed_servers": ["example.org"], "admins": ["@admin:example.org"],
                    "language": "en", **bot}}
     return parse_config(raw, base=tmp, env={})
@@ -29,8 +30,8 @@ def make_config(tmp: Path, **bot):
 class Chat:
     """Sends command texts through the dispatcher as a given user, returns the plain reply."""
 
-    def __init__(self, tmp: Path, **bot):
-        self.config = make_config(tmp, **bot)
+    def __init__(self, tmp: Path, database: str | None = None, **bot):
+        self.config = make_config(tmp, database, **bot)
         self.db = Database(self.config.storage.database)
         self.db.migrate()
         self.dispatcher = Dispatcher(self.config)
@@ -59,3 +60,12 @@ def chat(tmp_path):
     c = Chat(tmp_path)
     yield c
     c.db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_chat(request, tmp_path):
+    """The same conversation on SQLite and on PostgreSQL."""
+    with database_url(request.param, tmp_path) as url:
+        c = Chat(tmp_path, url)
+        yield c
+        c.db.close()

@@ -1,7 +1,8 @@
 from bot.i18n import _ as N_  # noqa: F401
 
 
-def test_not_set_up_room_ignores_commands_but_help_and_setup(chat):
+def test_not_set_up_room_ignores_commands_but_help_and_setup(any_db_chat):
+    chat = any_db_chat
     assert chat.send("@alice:example.org", "!services") is None
     assert chat.send("@alice:example.org", "!nonsense") is None
     text = chat.send("@alice:example.org", "!help")
@@ -10,7 +11,8 @@ def test_not_set_up_room_ignores_commands_but_help_and_setup(chat):
     assert "!help" in chat.send("@chair:example.org", "!help")
 
 
-def test_setup_needs_power_100_or_bot_admin(chat):
+def test_setup_needs_power_100_or_bot_admin(any_db_chat):
+    chat = any_db_chat
     text = chat.send("@alice:example.org", "!room setup tfl TFL Brussels")
     assert "Only a room admin" in text
     assert chat.send("@alice:example.org", "!services") is None  # still not set up
@@ -18,7 +20,8 @@ def test_setup_needs_power_100_or_bot_admin(chat):
     assert "now set up as local taskforce **TFL Brussels**".replace("**", "") in text
 
 
-def test_room_info_and_settings(chat):
+def test_room_info_and_settings(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     assert "Time zone: Europe/Brussels" in chat.send("@alice:example.org", "!room info")
     assert "needs the role chair" in chat.send("@coord:example.org", "!room set timezone UTC")
@@ -31,7 +34,8 @@ def test_room_info_and_settings(chat):
     assert "not a list of offsets" in text and "Usage: !room set reminders <offsets>" in text
 
 
-def test_roles_and_services(chat):
+def test_roles_and_services(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     assert "@alice:example.org represents Police" in chat.send(
         "@coord:example.org", "!service @alice:example.org Police")
@@ -45,14 +49,16 @@ def test_roles_and_services(chat):
     assert "is not a Matrix user id" in chat.send("@coord:example.org", "!service zed OCAM")
 
 
-def test_french_reply_and_bilingual(chat):
+def test_french_reply_and_bilingual(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     chat.send("@chair:example.org", "!room set language fr+nl")
     text = chat.send("@bob:example.org", "!services")
     assert "services" in text.lower() and "———" in text
 
 
-def test_unknown_command_and_quotes(chat):
+def test_unknown_command_and_quotes(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     assert "Unknown command !frobnicate" in chat.send("@bob:example.org", "!frobnicate")
     assert "quotation mark is not closed" in chat.send("@bob:example.org", '!service "x')

@@ -1,0 +1,118 @@
+"""`coordbot demo`: a throwaway homeserver, demo users and an encrypted room that is set up."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from nio import AsyncClient, LoginResponse, RoomCreateResponse
+
+from bot.config import load_config
+from bot.devserver import DevServerUnavailable, LocalSynapse
+from bot.storage.db import Database
+from bot.storage.models import Representative, Room
+
+ROOM_NAME = "Plateforme régionale — démo / Regionaal platform — demo"
+
+
+def run_demo(directory: str | None = None) -> int:
+    keep = directory is not None
+    workdir = Path(directory) if keep else Path(tempfile.mkdtemp(prefix="coordbot-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    hs = LocalSynapse(workdir / "homeserver")
+    try:
+        print("Starting a local homeserver…", flush=True)
+        hs.start()
+    except DevServerUnavailable as exc:
+        print(exc)
+        return 1
+    try:
+        return asyncio.run(_demo(hs, workdir))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        hs.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print("Demo stopped" + (f"; its files stay in {workdir}." if keep else
+                                " and its files were removed."))
+
+
+async def _demo(hs: LocalSynapse, workdir: Path) -> int:
+    passwords = {name: secrets.token_urlsafe(9) for name in ("coordbot", "alice", "bob")}
+    users = {name: hs.register(name, pw) for name, pw in passwords.items()}
+    config_path = workdir / "config.yaml"
+    if not config_path.exists():
+        config_path.write_text(yaml.safe_dump({
+            "matrix": {"homeserver": hs.base_url, "user_id": users["coordbot"],
+                       "password": passwords["coordbot"], "store_path": "./store"},
+            "storage": {"database": "sqlite:///./coordbot.db"},
+            "bot": {"allowed_servers": [hs.server_name], "language": "fr+nl",
+                    "admins": [users["alice"]]},
+        }))
+    config = load_config(config_path)
+    room_id = await _create_room(hs, users, passwords)
+    _set_up_room(config.storage.database, room_id, users)
+
+    print(f"""
+coordbot demo is running.
+
+  Homeserver:  {hs.base_url}   (sign in with any Matrix client on this machine,
+               e.g. Element Desktop: "Edit" the homeserver and paste this URL)
+  Users:       alice / {passwords['alice']}   (room creator: chair)
+               bob   / {passwords['bob']}   (member)
+  Room:        "{ROOM_NAME}" — encrypted, set up as a regional platform,
+               alice represents "Police", bob "Prévention".
+
+Try:  !help   !room info   !services   !propose "Test" --deadline 10m
+Press Ctrl-C to stop; everything is thrown away.
+""", flush=True)
+    from bot.app import Bot
+
+    bot = Bot(config)
+    try:
+        await bot.run()
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+async def _create_room(hs: LocalSynapse, users: dict, passwords: dict) -> str:
+    client = AsyncClient(hs.base_url, users["alice"])
+    try:
+        login = await client.login(passwords["alice"], device_name="demo setup")
+        if not isinstance(login, LoginResponse):
+            raise RuntimeError(f"demo login failed: {login}")
+        resp = await client.room_create(
+            name=ROOM_NAME, invite=[users["coordbot"], users["bob"]],
+            initial_state=[{"type": "m.room.encryption", "state_key": "",
+                            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+        if not isinstance(resp, RoomCreateResponse):
+            raise RuntimeError(f"demo room creation failed: {resp}")
+        await client.logout()
+        return resp.room_id
+    finally:
+        await client.close()
+
+
+def _set_up_room(database: str, room_id: str, users: dict) -> None:
+    db = Database(database)
+    db.migrate()
+
+    def setup(s):
+        room = Room(matrix_id=room_id, kind="platform", name="Demo", language="fr+nl",
+                    timezone="Europe/Brussels", reminders="1d,1h", agenda_deadline=2 * 86400,
+                    set_up_by=users["alice"], set_up_at=datetime.now(UTC))
+        s.add(room)
+        s.flush()
+        s.add_all([Representative(room_id=room.id, user_id=users["alice"], service="Police"),
+                   Representative(room_id=room.id, user_id=users["bob"],
+                                  service="Prévention")])
+
+    db.call(setup)
+    db.close()
