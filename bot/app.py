@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -12,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import Config
+from bot.features import Features
 from bot.i18n import Msg
 from bot.i18n import _ as N_
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
-from bot.features import Features
 from bot.reply import Mention, Reply, render_reply
 from bot.scheduling import Scheduler
 from bot.storage import repo
@@ -191,10 +192,8 @@ class Bot:
             rows = await self.db.run(repo.pending_outbox)
             if not rows:
                 self._outbox_wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._outbox_wake.wait(), 5)
-                except asyncio.TimeoutError:
-                    pass
                 continue
             for row in rows:
                 try:
@@ -207,7 +206,7 @@ class Bot:
                     log.warning("sending message %d failed (%s); retrying", row.id, exc)
                     await asyncio.sleep(backoff.next())
                     break
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("homeserver unreachable while sending (%s)", type(exc).__name__)
                     await asyncio.sleep(backoff.next())
                     break

@@ -145,7 +145,8 @@ class _Reader:
         try:
             return int(parse_duration(value).total_seconds())
         except DurationError:
-            self.problems.append(f"{sec.name}.{key}: {value!r} is not a duration such as 90m, 2h, 5d or 1w")
+            self.problems.append(
+                f"{sec.name}.{key}: {value!r} is not a duration such as 90m, 2h, 5d or 1w")
             return default
 
 
@@ -180,7 +181,8 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
         r.problems.append("matrix.homeserver: must start with http:// or https://")
     user_id = r.get(m, "user_id", str, required=True)
     if user_id and not _USER_RE.match(user_id):
-        r.problems.append(f"matrix.user_id: {user_id!r} is not a Matrix user id like @bot:example.org")
+        r.problems.append(
+            f"matrix.user_id: {user_id!r} is not a Matrix user id like @bot:example.org")
         user_id = None
     password = env.get(ENV_PASSWORD) or r.get(m, "password", str)
     store = r.get(m, "store_path", str, "./data/store")
@@ -197,7 +199,8 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
     b = r.section("bot")
     prefixes = r.str_list(b, "command_prefixes", ("!", "/"))
     if not prefixes or any(not p or " " in p for p in prefixes):
-        r.problems.append("bot.command_prefixes: needs at least one non-empty prefix without spaces")
+        r.problems.append(
+            "bot.command_prefixes: needs at least one non-empty prefix without spaces")
     language = r.get(b, "language", str, "fr")
     if language not in LANGUAGES:
         r.problems.append(f"bot.language: must be one of {', '.join(LANGUAGES)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -75,10 +76,8 @@ Press Ctrl-C to stop; everything is thrown away.
     from bot.app import Bot
 
     bot = Bot(config)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await bot.run()
-    except asyncio.CancelledError:
-        pass
     return 0
 
 

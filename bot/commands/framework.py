@@ -206,12 +206,18 @@ def check_permission(cmd: Command, ctx: Context) -> None:
                               kinds=", ".join(sorted(cmd.kinds))))
 
 
+_QUOTES = str.maketrans({"“": '"', "”": '"', "«": '"', "»": '"', "„": '"'})
+
+
 def tokenize(text: str) -> list[str]:
+    """Split like a shell, but only double quotes (“ ” « » „ too) group words: apostrophes
+    are letters, so French text such as `l'ordre du jour` needs no escaping."""
     try:
-        lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
+        lexer = shlex.shlex(text.translate(_QUOTES), posix=True, punctuation_chars=False)
         lexer.whitespace_split = True
         lexer.commenters = ""
-        lexer.quotes = "\"'“”«»"
+        lexer.quotes = '"'
+        lexer.escape = ""
         return list(lexer)
     except ValueError:
         raise UserError(N_("A quotation mark is not closed."), show_usage=False) from None

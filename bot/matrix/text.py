@@ -28,9 +28,9 @@ class _Flatten(HTMLParser):
         elif tag == "br":
             self.parts.append("\n")
         elif tag == "a" and not self._skip:
-            m = _PILL.match(dict(attrs).get("href") or "")
+            m = _PILL.match(unquote(dict(attrs).get("href") or ""))
             if m:
-                self._link = unquote(m.group(1))
+                self._link = m.group(1)
                 self.parts.append(self._link)
 
     def handle_endtag(self, tag):

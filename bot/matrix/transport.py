@@ -8,6 +8,7 @@ before it is acted on, so re-reading never answers twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -119,7 +120,7 @@ class Transport:
                 self.synced_once.set()
             except asyncio.CancelledError:
                 raise
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
                 delay = backoff.next()
                 log.warning("homeserver unreachable (%s); retrying in %.1fs",
                             type(exc).__name__, delay)
@@ -130,10 +131,8 @@ class Transport:
                 await self._sleep(delay)
 
     async def _sleep(self, delay: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
 
     def stop(self) -> None:
         self._stop.set()
