@@ -26,7 +26,7 @@ MakeClient = Callable[..., Awaitable[TestClient]]
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSynapse]:
     """One running homeserver for the whole test session."""
     if not synapse_available():
-        pytest.skip(f"integration tests need Synapse. {INSTALL_HINT}")
+        pytest.skip(INSTALL_HINT)
     hs = LocalSynapse(tmp_path_factory.mktemp("synapse"))
     hs.start()
     log.info("Synapse started in %.2fs at %s", hs.last_startup_seconds, hs.base_url)
