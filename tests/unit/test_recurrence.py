@@ -481,3 +481,12 @@ def test_property_windows_are_slices_of_a_larger_window(series, data):
     for occ in live[:5]:
         hit = find_occurrence(series, occ.original.date())
         assert hit is not None and hit.original.date() == occ.original.date()
+
+
+def test_next_occurrences_orders_by_instant_around_the_gap():
+    # 02:45 falls in the gap (03:45 CEST) and so starts after the 03:15 generated later
+    series = Series(datetime(2026, 3, 28, 2, 15), BRU, timedelta(minutes=15),
+                    "FREQ=DAILY;BYHOUR=2,3;BYMINUTE=15,45")
+    following = next_occurrences(series, utc(2026, 3, 29), 2)
+    assert [o.original.strftime("%H:%M") for o in following] == ["02:15", "03:15"]
+    assert following == occurrences(series, utc(2026, 3, 29), utc(2026, 3, 30))[:2]
