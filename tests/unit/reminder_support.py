@@ -1,0 +1,47 @@
+"""Runs the bot's due work in unit tests and reads what it queued, as a room would see it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import notice_content
+from bot.features import Features
+from bot.reply import Reply
+from bot.storage import repo
+from bot.storage.models import Outbox
+
+
+class Poster:
+    def __init__(self, chat):
+        self.chat = chat
+
+    def post(self, s, room_id, message, language, *, key, mentions=()):
+        reply = message if isinstance(message, Reply) else Reply([message])
+        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
+                     self.chat.now, key=key)
+
+    def enqueue(self, s, room_id, content, *, key, event_type="m.room.message", ref=None):
+        repo.enqueue(s, room_id, content, self.chat.now, key=key, event_type=event_type, ref=ref)
+
+
+def run_clock(chat) -> int:
+    """One wake-up of the scheduler at chat.now: every due work runs once."""
+    done = 0
+    for work in Features.load(chat.config).due_works:
+        done += chat.db.call(lambda s, w=work: w.run_due(s, chat.now, Poster(chat)))
+    return done
+
+
+def next_due(chat):
+    dues = [d for w in Features.load(chat.config).due_works
+            if (d := chat.db.call(lambda s, w=w: w.next_due(s, chat.now))) is not None]
+    return min(dues, default=None)
+
+
+def posted(chat, prefix: str = "") -> list[str]:
+    """Bodies of the bot's own posts (not replies to commands), oldest first."""
+    def read(s):
+        rows = s.scalars(select(Outbox).order_by(Outbox.id))
+        return [r.content.get("body", "") for r in rows
+                if "m.relates_to" not in r.content and r.event_type == "m.room.message"]
+    return [b for b in chat.db.call(read) if b.startswith(prefix)]
