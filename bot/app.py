@@ -52,6 +52,7 @@ class Bot:
         self.client = client
         self.transport: Transport | None = None
         self._outbox_wake = asyncio.Event()
+        self._fresh: list[Outbox] = []
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
@@ -110,6 +111,7 @@ class Bot:
         too_old = now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds)
         queued = await self.db.run(lambda s: self._command(s, ev, sent_at, now, too_old))
         if queued:
+            self._fresh.extend(queued)  # sent at once, without reading them back
             self._outbox_wake.set()
             if self.scheduler:
                 self.scheduler.poke()
@@ -128,32 +130,34 @@ class Bot:
                     self.scheduler.poke()
 
     def _command(self, s: Session, ev: RoomEvent, sent_at: datetime, now: datetime,
-                 too_old: bool) -> bool:
+                 too_old: bool) -> list[Outbox]:
+        """Handle a command in one transaction; returns the messages it queued."""
         if not repo.claim_event(s, ev.event_id, ev.room_id, now):
-            return False
+            return []
         if too_old:
             log.info("not answering %s in %s: sent %s, older than the catch-up window",
                      ev.event_id, ev.room_id, sent_at.isoformat())
-            return False
+            return []
         inc = Incoming(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
                        body=ev.body, sent_at=sent_at, power=ev.power, members=ev.members)
         out = self.dispatcher.handle(s, inc, now)
         if out is None:
-            return False
+            return []
         reply = out.reply
-        repo.enqueue(s, ev.room_id, notice_content(reply, out.language, reply_to=ev.event_id),
-                     now, key=f"reply:{ev.event_id}")
+        rows = [repo.enqueue(s, ev.room_id, notice_content(reply, out.language,
+                                                           reply_to=ev.event_id),
+                             now, key=f"reply:{ev.event_id}")]
         for n, (event_type, content, ref) in enumerate(out.emitted):
-            repo.enqueue(s, ev.room_id, content, now, key=f"emit:{ev.event_id}:{n}",
-                         event_type=event_type, ref=ref)
+            rows.append(repo.enqueue(s, ev.room_id, content, now, key=f"emit:{ev.event_id}:{n}",
+                                     event_type=event_type, ref=ref))
         if reply.attachment is not None:
             a = reply.attachment
-            repo.enqueue(s, ev.room_id, {
+            rows.append(repo.enqueue(s, ev.room_id, {
                 "msgtype": "m.file", "body": a.filename, "filename": a.filename,
                 "info": {"mimetype": a.mimetype, "size": len(a.data)},
                 "m.relates_to": {"m.in_reply_to": {"event_id": ev.event_id}},
-            }, now, key=f"file:{ev.event_id}", attachment=a.data)
-        return True
+            }, now, key=f"file:{ev.event_id}", attachment=a.data))
+        return rows
 
     async def on_undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
         def note(s: Session) -> bool:
@@ -188,14 +192,20 @@ class Bot:
     # ---- outgoing ----------------------------------------------------------------------
     async def _outbox_loop(self) -> None:
         backoff = Backoff(base=0.5, cap=30)
+        sent: set[int] = set()  # ids sent by this process, to skip a second pick-up
         while True:
-            rows = await self.db.run(repo.pending_outbox)
-            if not rows:
+            if self._fresh:
+                rows, self._fresh = self._fresh, []
+            else:
                 self._outbox_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox_wake.wait(), 5)
-                continue
+                rows = await self.db.run(repo.pending_outbox)
+                if not rows:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._outbox_wake.wait(), 5)
+                    continue
             for row in rows:
+                if row.id in sent:
+                    continue
                 try:
                     event_id = await self._send_row(row)
                 except SendFailed as exc:
@@ -215,6 +225,9 @@ class Bot:
                     await asyncio.sleep(backoff.next())
                     break
                 backoff.reset()
+                sent.add(row.id)
+                if len(sent) > 10_000:
+                    sent.clear()
                 await self.db.run(lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e,
                                                                                utcnow()))
 

@@ -23,6 +23,7 @@ from nio import (
     MegolmEvent,
     RoomCreateEvent,
     RoomGetStateResponse,
+    RoomMemberEvent,
     RoomMessageText,
     RoomSendResponse,
     SyncError,
@@ -154,9 +155,21 @@ class Transport:
             for ev in list(info.state) + list(info.timeline.events):
                 if isinstance(ev, RoomCreateEvent):
                     self._creators[room_id] = _creators_of(ev.source)
+                elif isinstance(ev, RoomMemberEvent) and ev.membership == "join" and \
+                        ev.prev_membership != "join" and ev.state_key != self.client.user_id:
+                    self._new_member(room_id, ev.state_key)
             for ev in info.timeline.events:
                 await self._dispatch(room_id, ev)
         await self._retry_undecryptable()
+
+    def _new_member(self, room_id: str, user_id: str) -> None:
+        """A member joined: fetch their devices and start a new room key, so that the next
+        message reaches them (nio would otherwise keep the session shared before the join)."""
+        olm = self.client.olm
+        if olm is None:
+            return
+        olm.users_for_key_query.add(user_id)
+        self.client.invalidate_outbound_session(room_id)
 
     # ---- invites ---------------------------------------------------------------------
     def server_allowed(self, user_id: str) -> bool:
