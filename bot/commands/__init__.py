@@ -8,9 +8,9 @@ from bot.commands.framework import Registry
 
 
 def FAMILIES() -> list[ModuleType]:  # noqa: N802 - reads as the constant list it is
-    from bot.commands import meetings, rooms
+    from bot.commands import meetings, proposals, rooms
 
-    return [rooms, meetings]
+    return [rooms, meetings, proposals]
 
 
 def registry_with_all() -> Registry:

@@ -1,0 +1,131 @@
+"""Consensus proposals, their votes, and the append-only audit trail of decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from bot.storage.models import Base, Room, UTCDateTime
+
+KINDS = ("plain", "jib-insert", "jib-remove")
+
+
+class Proposal(Base):
+    """A decision the services of a room take by consensus (P<number> in its room)."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("room_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # plain | jib-insert | jib-remove
+    title: Mapped[str] = mapped_column(Text)  # the question, or a JIB proposal's motivation
+    case_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rule: Mapped[str] = mapped_column(String(20))  # bot.core.consensus.Rule
+    proposer: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)  # bot.core.consensus.State
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the native poll is ended once its start event id is known (normally at closing)
+    poll_ended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    room: Mapped[Room] = relationship()
+    votes: Mapped[list[VoteRecord]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="VoteRecord.seq")
+
+    @property
+    def short_id(self) -> str:
+        return f"P{self.number}"
+
+    @property
+    def poll_ref(self) -> str:
+        return f"poll:{self.id}"
+
+
+class VoteRecord(Base):
+    """One vote as cast; a service's latest vote counts (see bot.core.consensus)."""
+
+    __tablename__ = "proposal_votes"
+    __table_args__ = (UniqueConstraint("proposal_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[str] = mapped_column(String(255))
+    choice: Mapped[str] = mapped_column(String(10))  # agree | object | abstain
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seq: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(10))  # command | poll
+
+    proposal: Mapped[Proposal] = relationship(back_populates="votes")
+
+
+class AuditEntry(Base):
+    """Append-only record of who proposed, voted, withdrew, and what was decided, when.
+
+    Keyed by the Matrix room id and the proposal's short id rather than foreign keys, so it
+    outlives the proposals it describes (audit retention is longer than proposals').
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room: Mapped[str] = mapped_column(String(255), index=True)
+    proposal: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    service: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# ---- queries ----------------------------------------------------------------------------
+
+def by_number(s: Session, room: Room, number: int) -> Proposal | None:
+    """A proposal of this room; one of another room is simply not found."""
+    return s.scalar(select(Proposal).where(Proposal.room_id == room.id,
+                                           Proposal.number == number))
+
+
+def listing(s: Session, room: Room, *, open_: bool, limit: int = 30) -> list[Proposal]:
+    q = select(Proposal).where(Proposal.room_id == room.id)
+    if open_:
+        q = q.where(Proposal.state == "open").order_by(Proposal.deadline, Proposal.number)
+    else:
+        q = q.where(Proposal.state != "open").order_by(Proposal.closed_at.desc(),
+                                                       Proposal.number.desc())
+    return list(s.scalars(q.limit(limit)))
+
+
+def open_proposals(s: Session) -> list[Proposal]:
+    return list(s.scalars(select(Proposal).where(Proposal.state == "open")))
+
+
+def next_seq(proposal: Proposal) -> int:
+    return max((v.seq for v in proposal.votes), default=0) + 1
+
+
+def audit(s: Session, room: Room, action: str, at: datetime, *, proposal: Proposal | None = None,
+          user: str | None = None, service: str | None = None, **detail) -> None:
+    s.add(AuditEntry(room=room.matrix_id, proposal=proposal.short_id if proposal else None,
+                     at=at, user_id=user, service=service, action=action, detail=detail))
+
+
+def audit_entries(s: Session, room_matrix_id: str) -> list[AuditEntry]:
+    return list(s.scalars(select(AuditEntry).where(AuditEntry.room == room_matrix_id)
+                          .order_by(AuditEntry.at, AuditEntry.id)))
