@@ -119,15 +119,17 @@ class Bot:
     async def _feature_event(self, ev: RoomEvent) -> None:
         """Non-command events (e.g. poll responses) go to the features that want them."""
         now = utcnow()
-        for handler in self.features.event_handlers:
-            def work(s: Session, h=handler) -> bool:
-                if not repo.claim_event(s, f"{ev.event_id}", ev.room_id, now):
-                    return False
-                return bool(h(s, ev, now, self))
-            if await self.db.run(work):
-                self._outbox_wake.set()
-                if self.scheduler:
-                    self.scheduler.poke()
+
+        def work(s: Session) -> bool:
+            # one claim per event; the first handler that takes the event handles it
+            if not repo.claim_event(s, ev.event_id, ev.room_id, now):
+                return False
+            return any(h(s, ev, now, self) for h in self.features.event_handlers)
+
+        if self.features.event_handlers and await self.db.run(work):
+            self._outbox_wake.set()
+            if self.scheduler:
+                self.scheduler.poke()
 
     def _command(self, s: Session, ev: RoomEvent, sent_at: datetime, now: datetime,
                  too_old: bool) -> list[Outbox]:
