@@ -102,9 +102,10 @@ class Transport:
         while not self._stop.is_set():
             try:
                 await self._e2ee_housekeeping()
-                resp = await self.client.sync(
-                    timeout=0 if first else 30_000, sync_filter=SYNC_FILTER, since=token,
-                    full_state=first)
+                # while messages wait for their keys, come back often to check on them
+                wait = 0 if first else (1000 if self._pending else 30_000)
+                resp = await self.client.sync(timeout=wait, sync_filter=SYNC_FILTER,
+                                              since=token, full_state=first)
                 if isinstance(resp, SyncError):
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
                 await self._handle_sync(resp)

@@ -75,3 +75,46 @@ async def test_invite_from_server_not_allowed_is_ignored(synapse, make_client, t
     bot.stop()
     view = await carol._room(room)
     assert bot.user_id in view.invited_users  # invited, never joined
+
+
+async def _setup_room(make_client, bot, kind="workgroup"):
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    reply, _ = await ask(alice, room, bot, f"!room setup {kind} Test group")
+    assert "now set up" in reply.body
+    return alice, room
+
+
+async def test_undecryptable_message_is_reported_to_its_sender(synapse, make_client, tmp_path):
+    from nio import Api, RoomSendResponse
+
+    bot = BotProcess(synapse, tmp_path / "bot", bot={"undecryptable_notice": "2s"}).start()
+    await bot.ready()
+    alice, room = await _setup_room(make_client, bot)
+    # a megolm event whose session the bot never received
+    content = {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEnB" + "A" * 40,
+               "sender_key": alice.client.olm.account.identity_keys["curve25519"],
+               "session_id": "nosuchsession" + "A" * 30, "device_id": alice.device_id}
+    method, path, data = Api.room_send(alice.client.access_token, room, "m.room.encrypted",
+                                       content, "undecryptable-1")
+    resp = await alice.client._send(RoomSendResponse, method, path, data,
+                                    response_data=(room,))
+    notice = await alice.wait_for_message(
+        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
+            "m.in_reply_to", {}).get("event_id") == resp.event_id, sender=bot.user_id)
+    assert "could not decrypt your message" in notice.body and alice.user_id in notice.body
+    await bot.wait_log("cannot decrypt")
+    bot.stop()
+
+
+async def test_bot_rides_out_a_homeserver_outage(synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "bot").start()
+    await bot.ready()
+    alice, room = await _setup_room(make_client, bot)
+    synapse.restart(downtime=5)
+    reply, _ = await ask(alice, room, bot, "!room info", timeout=60)
+    assert "Test group" in reply.body
+    await bot.wait_log("homeserver reachable again")
+    assert bot.proc.poll() is None
+    bot.stop()
