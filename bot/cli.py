@@ -26,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="a throwaway local homeserver with an encrypted demo room")
     demo.add_argument("--dir", help="keep the demo's files here instead of a temporary folder")
     demo.add_argument("--log-level", default="INFO")
+    audit = sub.add_parser("audit", help="the audit trail of decisions").add_subparsers(
+        dest="audit_command", required=True)
+    export = audit.add_parser("export", help="one room's decisions, votes and changes, "
+                              "written to standard output")
+    export.add_argument("--room", required=True, help="the Matrix room id")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("-c", "--config", default="config.yaml")
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
@@ -38,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         setup_logging(args.log_level, secrets=[config.matrix.password])
         return asyncio.run(_run(config))
+    if args.command == "audit":
+        from bot.audit import export_command
+
+        return export_command(args.config, args.room, args.format)
     if args.command == "demo":
         from bot.demo import run_demo
 

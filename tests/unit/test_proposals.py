@@ -287,3 +287,34 @@ def test_audit_records_every_step(room):
                        ("P1", "vote-changed", "Police"), ("P1", "vote", "OCAM"),
                        ("P1", "vote", "Parquet"), ("P1", "closed", None),
                        ("P2", "proposed", "OCAM"), ("P2", "withdrawn", "OCAM")]
+
+
+def test_audit_export_csv_and_json(room, tmp_path, capsys):
+    import csv
+    import io
+    import json
+
+    import yaml
+
+    from bot.cli import main
+
+    room.send(ALICE, "!propose Exported")
+    room.send(BOB, "!vote P1 object not yet")
+    config = tmp_path / "export.yaml"
+    config.write_text(yaml.safe_dump({
+        "matrix": {"homeserver": "http://127.0.0.1:1", "user_id": "@coordbot:example.org",
+                   "password": "x"},
+        "storage": {"database": room.config.storage.database}}))
+    assert main(["audit", "export", "--room", "!room:example.org", "--format", "json",
+                 "-c", str(config)]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["proposal"], e["action"], e["user"]) for e in entries] == [
+        ("P1", "proposed", ALICE), ("P1", "vote", BOB)]
+    assert entries[1]["detail"]["reason"] == "not yet" and entries[1]["service"] == "OCAM"
+    assert main(["audit", "export", "--room", "!room:example.org", "-c", str(config)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[1]["action"] == "vote" and json.loads(rows[1]["detail"])["choice"] == "object"
+    assert main(["audit", "export", "--room", "!other:example.org", "-c", str(config)]) == 0
+    out = capsys.readouterr()
+    assert out.out == "at,room,proposal,user,service,action,detail\n"
+    assert "no audit entries" in out.err
