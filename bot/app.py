@@ -16,8 +16,10 @@ from bot.config import Config
 from bot.features import Features
 from bot.i18n import Msg
 from bot.i18n import _ as N_
+from bot.leader import Leadership
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
+from bot.ops import Metrics, OpsServer
 from bot.reply import Mention, Reply, render_reply
 from bot.scheduling import Scheduler
 from bot.storage import repo
@@ -57,6 +59,11 @@ class Bot:
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
         self.features = Features.load(config)
+        self.leadership = Leadership(config.storage.database)
+        self.metrics = Metrics(self.db, lambda: self.transport.last_sync
+                               if self.transport else None)
+        self.dispatcher.observer = self.metrics.command
+        self.ops: OpsServer | None = None
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -75,13 +82,25 @@ class Bot:
         self.scheduler.start()
 
     async def run(self) -> None:
-        await self.start()
+        """Serve health and metrics, wait to be the active instance, then act until stopped."""
         try:
-            await asyncio.gather(*self._tasks)
+            if self.config.metrics.listen:
+                self.ops = OpsServer(self.config.metrics.listen, self.metrics, self.db,
+                                     role=lambda: "active" if self.leadership.active
+                                     else "standby")
+                await self.ops.start()
+            await self.leadership.acquire()
+            await self.start()
+            self._tasks.append(asyncio.create_task(self.leadership.watch(), name="leadership"))
+            done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raise what stopped it (e.g. LeadershipLost)
         finally:
             await self.close()
 
     async def close(self) -> None:
+        if self.ops:
+            await self.ops.stop()
         if self.scheduler:
             self.scheduler.shutdown()
         if self.transport:
@@ -91,6 +110,7 @@ class Bot:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.client:
             await self.client.close()
+        self.leadership.release()
         await asyncio.to_thread(self.db.close)
 
     async def _load_token(self) -> str | None:
@@ -101,6 +121,7 @@ class Bot:
 
     # ---- incoming ----------------------------------------------------------------------
     async def on_event(self, ev: RoomEvent) -> None:
+        self.metrics.events.labels(ev.kind).inc()
         if ev.kind != "text":
             await self._feature_event(ev)
             return
@@ -162,6 +183,7 @@ class Bot:
         return rows
 
     async def on_undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
+        self.metrics.undecryptable.inc()
         def note(s: Session) -> bool:
             if not repo.claim_event(s, event_id, room_id, utcnow()):
                 return False

@@ -76,6 +76,7 @@ def _print_problems(path: str, err: ConfigError) -> None:
 
 async def _run(config) -> int:
     from bot.app import Bot
+    from bot.leader import AlreadyRunning, LeadershipLost
     from bot.matrix.session import LoginFailed
 
     bot = Bot(config)
@@ -85,7 +86,7 @@ async def _run(config) -> int:
         loop.add_signal_handler(sig, task.cancel)
     try:
         await bot.run()
-    except LoginFailed as exc:
+    except (LoginFailed, AlreadyRunning, LeadershipLost) as exc:
         logging.getLogger("coordbot").error("%s", exc)
         return 1
     except asyncio.CancelledError:

@@ -84,6 +84,7 @@ class Dispatcher:
         self.config = config
         self.registry = registry or registry_with_all()
         self.rate = RateLimiter(config.bot.rate_limit_per_minute)
+        self.observer = lambda command, outcome: None  # metrics: commands by outcome
 
     def split_prefix(self, body: str) -> tuple[str, str] | None:
         text = body.lstrip()
@@ -141,14 +142,17 @@ class Dispatcher:
             reply = cmd.handler(ctx, **values)
             s.flush()
             savepoint.commit()
+            self.observer(cmd.name, "ok")
             return reply
         except CheckFailure as err:
             savepoint.rollback()
             ctx.emitted.clear()
+            self.observer(cmd.name, "refused")
             return Reply([err.message])
         except UserError as err:
             savepoint.rollback()
             ctx.emitted.clear()
+            self.observer(cmd.name, "user_error")
             reply = Reply([err.message])
             if err.show_usage:
                 reply.add(N_("Usage: {usage}", usage=cmd.usage(ctx.prefix)))
@@ -156,6 +160,7 @@ class Dispatcher:
         except Exception:
             savepoint.rollback()
             ctx.emitted.clear()
+            self.observer(cmd.name, "failed")
             ref = secrets.token_hex(4).upper()
             log.exception("command %s failed in %s (error reference %s)", cmd.name,
                           ctx.room_id, ref)

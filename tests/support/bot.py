@@ -41,6 +41,15 @@ class BotProcess:
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
+    def twin(self, name: str = "twin") -> BotProcess:
+        """A second process with the same configuration (account, store, database)."""
+        other = object.__new__(BotProcess)
+        other.__dict__.update(self.__dict__)
+        other.log_path = self.workdir / f"{name}.log"
+        other.proc = None
+        other._log_offset = 0
+        return other
+
     def start(self) -> BotProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
