@@ -29,6 +29,9 @@ from bot.core.recurrence import (
 
 LATE_AFTER = timedelta(minutes=1)
 LOOKBACK = timedelta(days=1)  # how far back started occurrences are checked for skips
+# Reminders due within this span are found by ``next_due``; later ones are found by a later
+# wake-up (the clock wakes at least every few seconds or minutes), so expansion stays short.
+LOOKAHEAD = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,13 @@ def reminder_plan(series: Series, offsets: Sequence[int], now: datetime, *,
 
     ``scheduled_at``: when the series was added; ``changed_at``: original -> when that
     occurrence was last moved; ``done``: (original, offset) pairs already sent or skipped.
+    Reminders due more than LOOKAHEAD after ``now`` are not seen: plan again before then.
     """
     plan = Plan()
     if not offsets:
         return plan
     now = now.astimezone(UTC)
-    horizon = timedelta(seconds=max(offsets)) + timedelta(seconds=1)
+    horizon = timedelta(seconds=max(offsets)) + LOOKAHEAD
     changed_at = changed_at or {}
     done = set(done)
     for occ in occurrences(series, now - lookback, now + horizon):

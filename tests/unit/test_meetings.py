@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar
 
-from tests.unit.reminder_support import posted, run_clock
+from tests.unit.reminder_support import next_due, posted, run_clock
 
 COORD, ALICE, BOB = "@coord:example.org", "@alice:example.org", "@bob:example.org"
 
@@ -162,14 +162,18 @@ def test_rsvp_and_attendees_per_service(chat):
         ALICE, "!rsvp M1 yes --date 2026-12-02")
 
 
-def test_reminders_once_late_and_cancelled(chat):
+def test_reminders_once_late_and_cancelled(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     chat.send("@chair:example.org", "!room set reminders 1d,1h")
     chat.send(COORD, "!meeting add 2026-12-02 10:00 Weekly --repeat weekly --place Hall")
     chat.send(ALICE, "!rsvp M1 yes")
     assert run_clock(chat) == 0
+    chat.now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    assert next_due(chat) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     chat.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # exactly 1 day before
     assert run_clock(chat) == 1
+    assert next_due(chat) == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # then 1 h before
     assert run_clock(chat) == 0  # a second run sends nothing more
     chat.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # the clock moved back
     assert run_clock(chat) == 0

@@ -1,0 +1,104 @@
+"""Meetings from real encrypted clients: a reminder exactly once across a SIGKILL, .ics files."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from nio import DownloadError
+from nio.crypto.attachments import decrypt_attachment
+
+from tests.support.bot import BotProcess
+
+pytestmark = pytest.mark.integration
+
+
+async def ask(client, room_id, bot, text, timeout=30):
+    """Send a command, return the bot's decrypted reply to it."""
+    event_id = await client.send_text(room_id, text)
+    return await client.wait_for_message(
+        room_id, lambda e: e.source["content"].get("m.relates_to", {}).get(
+            "m.in_reply_to", {}).get("event_id") == event_id,
+        sender=bot.user_id, msgtypes=("m.notice",), timeout=timeout)
+
+
+async def set_up_room(synapse, make_client, tmp_path, name):
+    bot = BotProcess(synapse, tmp_path / name).start()
+    await bot.ready()
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    reply = await ask(alice, room, bot, "!room setup tfl TFL Brussels")
+    assert "now set up" in reply.body
+    return bot, alice, room
+
+
+def reminders(client, room, bot):
+    return [e for e in client.messages(room) if e.sender == bot.user_id
+            and e.body.startswith("Reminder: ")]
+
+
+async def test_reminder_exactly_once_across_sigkills(synapse, make_client, tmp_path):
+    bot, alice, room = await set_up_room(synapse, make_client, tmp_path, "reminders")
+    assert "1m before each meeting" in (await ask(alice, room, bot,
+                                                  "!room set reminders 1m")).body
+    # the next whole minute at least 80 s ahead: its reminder is due 20-80 s from now
+    local = datetime.now(UTC).astimezone(ZoneInfo("Europe/Brussels"))
+    start = (local + timedelta(seconds=140)).replace(second=0, microsecond=0)
+    added = await ask(alice, room, bot, f"!meeting add {start:%Y-%m-%d %H:%M} Standup "
+                                        "--place \"Room 2\"")
+    assert "Meeting M1 scheduled: Standup." in added.body
+    assert "Noted" in (await ask(alice, room, bot, "!rsvp M1 yes")).body
+
+    bot.kill()  # scheduled, not yet reminded: the database alone knows what is due
+    bot.start()
+    await bot.ready()
+    reminder = await alice.wait_for_message(
+        room, lambda e: e.body.startswith("Reminder: M1"), sender=bot.user_id, timeout=120)
+    received = datetime.now(UTC)
+    due = start.astimezone(UTC) - timedelta(minutes=1)
+    assert due - timedelta(seconds=1) <= received <= due + timedelta(seconds=15)
+    assert f"When: {start:%A} {start.day} {start:%B %Y, %H:%M}" in reminder.body
+    assert "Place: Room 2" in reminder.body
+    assert "Answers so far: 1 yes, 0 no, 0 maybe." in reminder.body
+    assert "late" not in reminder.body
+
+    bot.kill()  # right after sending: a restart must not send it again
+    bot.start()
+    await bot.ready()
+    await asyncio.sleep(3)
+    listing = await ask(alice, room, bot, "!meeting list")
+    assert "M1" in listing.body
+    assert len(reminders(alice, room, bot)) == 1
+    bot.stop()
+
+
+async def test_ics_file_downloads_decrypts_and_parses(synapse, make_client, tmp_path):
+    bot, alice, room = await set_up_room(synapse, make_client, tmp_path, "ics")
+    await ask(alice, room, bot, "!meeting add 2030-03-20 10:00 Monthly TFL --repeat "
+                                "FREQ=MONTHLY;BYDAY=3WE --place \"Town hall\" --duration 2h")
+    await ask(alice, room, bot, "!meeting move M1 2030-04-18 14:00 --date 2030-04-17")
+    request = await alice.send_text(room, "!meeting ics M1")
+    file_event = await alice.wait_for_message(
+        room, lambda e: e.source["content"].get("msgtype") == "m.file"
+        and e.source["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
+        .get("event_id") == request, sender=bot.user_id, msgtypes=None)
+    content = file_event.source["content"]
+    assert content["body"] == "meeting-M1.ics" and "url" not in content  # encrypted file
+    secret = content["file"]
+    downloaded = await alice.client.download(mxc=secret["url"])
+    assert not isinstance(downloaded, DownloadError), downloaded
+    data = decrypt_attachment(downloaded.body, secret["key"]["k"],
+                              secret["hashes"]["sha256"], secret["iv"])
+    calendar = Calendar.from_ical(data)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Brussels"]
+    master, moved = calendar.walk("VEVENT")
+    assert str(master["SUMMARY"]) == "Monthly TFL" and str(master["LOCATION"]) == "Town hall"
+    assert master["RRULE"]["BYDAY"] == ["3WE"] and master["SEQUENCE"] == 1
+    assert moved["RECURRENCE-ID"].dt == datetime(2030, 4, 17, 10, tzinfo=ZoneInfo(
+        "Europe/Brussels"))
+    assert moved["DTSTART"].dt.hour == 14
+    bot.stop()
