@@ -17,6 +17,7 @@ from bot.features import Features
 from bot.i18n import Msg
 from bot.i18n import _ as N_
 from bot.leader import Leadership
+from bot.matrix.crosssigning import set_up_cross_signing
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
 from bot.ops import Metrics, OpsServer
@@ -71,6 +72,7 @@ class Bot:
         self.client = self.client or new_client(self.config)
         creds = await sign_in(self.client, self.config)
         self.device_id = creds.device_id
+        await set_up_cross_signing(self.client, self.config)
         self.transport = Transport(
             self.config, self.client, on_event=self.on_event,
             on_undecryptable=self.on_undecryptable, load_token=self._load_token,

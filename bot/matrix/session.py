@@ -40,14 +40,19 @@ def load_credentials(store: Path) -> Credentials | None:
                        data.get("homeserver", ""))
 
 
-def save_credentials(store: Path, creds: Credentials) -> None:
-    store.mkdir(parents=True, exist_ok=True)
-    path = store / CREDENTIALS
+def write_private_json(path: Path, data: dict) -> None:
+    """Replace a file that only the bot's user may read (mode 0600), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(creds.__dict__, fh)
+        json.dump(data, fh)
+    os.chmod(tmp, 0o600)  # also when the file was left over with other permissions
     os.replace(tmp, path)
+
+
+def save_credentials(store: Path, creds: Credentials) -> None:
+    write_private_json(store / CREDENTIALS, creds.__dict__)
 
 
 def new_client(config: Config) -> AsyncClient:

@@ -1,0 +1,227 @@
+"""The bot's cross-signing identity: master, self-signing and user-signing keys (ed25519).
+
+Made once, on the first start: the keys are uploaded (the homeserver asks for the account's
+password), the bot's device is signed with the self-signing key, the private keys stay in
+the store (a file readable by the bot's user only), and the master key is printed once to
+standard output as a recovery key for the operator. On every later start the bot checks
+that the homeserver still has the same keys and that its device still carries the
+signature, and repairs only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient
+
+from bot.config import Config
+from bot.matrix.session import write_private_json
+from bot.matrix.signing import (
+    SigningKey,
+    b64decode,
+    b64encode,
+    cross_signing_key,
+    encode_recovery_key,
+    key_of,
+    sign_json,
+    signed_by,
+)
+
+log = logging.getLogger(__name__)
+KEYS_FILE = "cross_signing.json"
+API = "/_matrix/client/v3"
+
+
+class CrossSigningUnavailable(Exception):
+    """The identity cannot be set up now (no password, refused by the homeserver)."""
+
+
+async def matrix_request(client: AsyncClient, method: str, path: str,
+                         body: dict | None = None) -> tuple[int, dict]:
+    """A client-server API call nio has no method for; returns (HTTP status, JSON body)."""
+    headers = {"Content-Type": "application/json",
+               "Authorization": f"Bearer {client.access_token}"}
+    resp = await client.send(method, path, json.dumps(body) if body is not None else None,
+                             headers)
+    try:
+        data = await resp.json(content_type=None)
+    except (ValueError, TypeError):
+        data = {}
+    finally:
+        resp.release()
+    return resp.status, data if isinstance(data, dict) else {}
+
+
+async def query_keys(client: AsyncClient, users: list[str]) -> dict:
+    """The raw `/keys/query` body for `users` (nio's own response drops the cross-signing
+    keys)."""
+    status, body = await matrix_request(client, "POST", f"{API}/keys/query",
+                                        {"device_keys": {u: [] for u in users}})
+    if status != 200:
+        raise ConnectionError(f"keys query refused: {status} {body.get('errcode', '')}")
+    return body
+
+
+@dataclass
+class Identity:
+    """The private cross-signing keys of one account, as kept in the store."""
+
+    user_id: str
+    master: SigningKey
+    self_signing: SigningKey
+    user_signing: SigningKey
+    recovery_key_shown: bool = False
+
+    @classmethod
+    def generate(cls, user_id: str) -> Identity:
+        return cls(user_id, SigningKey.generate(), SigningKey.generate(), SigningKey.generate())
+
+    @classmethod
+    def load(cls, path: Path) -> Identity | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(data["user_id"], *(SigningKey(b64decode(data[k]))
+                                      for k in ("master", "self_signing", "user_signing")),
+                   recovery_key_shown=bool(data.get("recovery_key_shown")))
+
+    def save(self, path: Path) -> None:
+        write_private_json(path, {
+            "user_id": self.user_id, "master": b64encode(self.master.seed),
+            "self_signing": b64encode(self.self_signing.seed),
+            "user_signing": b64encode(self.user_signing.seed),
+            "recovery_key_shown": self.recovery_key_shown})
+
+    def __repr__(self) -> str:
+        return f"Identity({self.user_id}, master {self.master.public})"
+
+    @property
+    def recovery_key(self) -> str:
+        return encode_recovery_key(self.master.seed)
+
+    def public_keys(self) -> dict[str, dict]:
+        u, master = self.user_id, self.master
+        return {
+            "master_key": cross_signing_key(u, "master", master.public),
+            "self_signing_key": sign_json(
+                cross_signing_key(u, "self_signing", self.self_signing.public),
+                u, master.public, master),
+            "user_signing_key": sign_json(
+                cross_signing_key(u, "user_signing", self.user_signing.public),
+                u, master.public, master),
+        }
+
+    def on_server(self, query: dict) -> bool:
+        """Whether the homeserver publishes exactly these keys, properly chained."""
+        u, m = self.user_id, self.master.public
+        ssk = (query.get("self_signing_keys") or {}).get(u)
+        usk = (query.get("user_signing_keys") or {}).get(u)
+        return (key_of((query.get("master_keys") or {}).get(u), u, "master") == m
+                and key_of(ssk, u, "self_signing") == self.self_signing.public
+                and key_of(usk, u, "user_signing") == self.user_signing.public
+                and signed_by(ssk, u, m, m) and signed_by(usk, u, m, m))
+
+
+async def upload_keys(client: AsyncClient, identity: Identity, password: str | None) -> None:
+    """Publish the keys, answering the homeserver's password stage when it asks for one."""
+    path = f"{API}/keys/device_signing/upload"
+    body: dict[str, Any] = identity.public_keys()
+    status, answer = await matrix_request(client, "POST", path, body)
+    if status == 401 and "flows" in answer:
+        if not password:
+            raise CrossSigningUnavailable(
+                "the homeserver asks for the account's password and none is configured "
+                "(matrix.password or COORDBOT_MATRIX_PASSWORD)")
+        if not any(flow.get("stages") == ["m.login.password"]
+                   for flow in answer.get("flows", [])):
+            raise CrossSigningUnavailable("the homeserver offers no password stage")
+        log.info("the homeserver asks for the account's password to publish the keys")
+        body["auth"] = {"type": "m.login.password", "session": answer.get("session"),
+                        "identifier": {"type": "m.id.user", "user": client.user_id},
+                        "password": password}
+        status, answer = await matrix_request(client, "POST", path, body)
+    if status != 200:
+        raise CrossSigningUnavailable(f"the homeserver refused the keys: {status} "
+                                      f"{answer.get('errcode', '')} {answer.get('error', '')}")
+
+
+async def sign_device(client: AsyncClient, identity: Identity, device: dict) -> None:
+    """Upload the self-signing key's signature of one of the account's devices."""
+    signed = sign_json({k: v for k, v in device.items() if k not in ("signatures", "unsigned")},
+                       identity.user_id, identity.self_signing.public, identity.self_signing)
+    status, answer = await matrix_request(client, "POST", f"{API}/keys/signatures/upload",
+                                          {identity.user_id: {device["device_id"]: signed}})
+    failures = answer.get("failures") or {}
+    if status != 200 or failures:
+        raise CrossSigningUnavailable(f"the homeserver refused the device signature: "
+                                      f"{status} {failures or answer.get('errcode', '')}")
+
+
+async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | None, *,
+                          announce: Callable[[Identity], None] | None = None) -> Identity:
+    """Make, publish and apply the account's cross-signing keys, doing only what is missing.
+
+    `announce` is called once in the life of the keys, after the homeserver accepted them
+    (the bot prints the recovery key there). Raises CrossSigningUnavailable when the keys
+    cannot be published now; they are then kept and published on a later start.
+    """
+    user_id, device_id = client.user_id, client.device_id
+    if client.should_upload_keys:  # the device must be published before it can be signed
+        await client.keys_upload()
+    identity = Identity.load(keys_path)
+    if identity is None or identity.user_id != user_id:
+        identity = Identity.generate(user_id)
+        identity.save(keys_path)
+        log.info("made new cross-signing keys for %s", user_id)
+    query = await query_keys(client, [user_id])
+    if not identity.on_server(query):
+        if (query.get("master_keys") or {}).get(user_id):
+            log.warning("the homeserver has other cross-signing keys for %s; replacing them "
+                        "with the ones in the store", user_id)
+        await upload_keys(client, identity, password)
+        log.info("cross-signing keys of %s published (master key %s)", user_id,
+                 identity.master.public)
+        query = await query_keys(client, [user_id])
+    device = (query.get("device_keys") or {}).get(user_id, {}).get(device_id)
+    if device is None:
+        raise CrossSigningUnavailable(f"the homeserver does not list device {device_id}")
+    ssk = identity.self_signing.public
+    if not signed_by(device, user_id, ssk, ssk):
+        await sign_device(client, identity, device)
+        log.info("device %s signed with the self-signing key", device_id)
+    if not identity.recovery_key_shown:
+        if announce is not None:
+            announce(identity)
+        identity.recovery_key_shown = True
+        identity.save(keys_path)
+    return identity
+
+
+def print_recovery_key(identity: Identity) -> None:
+    """Show the master key once, to the operator's terminal and never to the log."""
+    print("\n".join([
+        "", "=" * 72,
+        f"coordbot cross-signing recovery key for {identity.user_id}:", "",
+        f"    {identity.recovery_key}", "",
+        "It is the master cross-signing key of the bot's account. Keep it offline; it is",
+        "shown only this once. (It is also in the store; the store must stay private.)",
+        "=" * 72, ""]), file=sys.stdout, flush=True)
+
+
+async def set_up_cross_signing(client: AsyncClient, config: Config) -> None:
+    """The bot's start-up step: never stops the bot, says clearly in the log what failed."""
+    try:
+        await ensure_identity(client, config.matrix.store_path / KEYS_FILE,
+                              config.matrix.password, announce=print_recovery_key)
+        log.info("cross-signing identity in place for device %s", client.device_id)
+    except CrossSigningUnavailable as exc:
+        log.warning("cross-signing cannot be set up: %s; the bot goes on without it", exc)
+    except Exception as exc:  # noqa: BLE001 - the bot works without it; retried next start
+        log.warning("cross-signing cannot be set up (%s: %s); the bot goes on without it",
+                    type(exc).__name__, exc)

@@ -1,0 +1,22 @@
+"""Cross-signing for test users: a person who verified their own session in their client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.matrix.crosssigning import Identity, ensure_identity, query_keys
+from bot.matrix.signing import user_devices
+from tests.support.client import TestClient
+
+
+async def cross_sign(client: TestClient) -> Identity:
+    """Give the client's user cross-signing keys and sign the client's device with them,
+    as Element does when a user sets up secure backup on a session."""
+    return await ensure_identity(client.client,
+                                 Path(client.client.store_path) / "cross_signing.json",
+                                 client.password)
+
+
+async def chain_of(client: TestClient, user_id: str) -> dict:
+    """What another user sees of `user_id`'s keys: {device_id: DeviceIdentity}."""
+    return user_devices(await query_keys(client.client, [user_id]), user_id)
