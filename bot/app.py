@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import Config
+from bot.devices import for_sender_device, requires_verified, response_refusal, take_device
 from bot.features import Features
 from bot.i18n import Msg
 from bot.i18n import _ as N_
-from bot.leader import Leadership
+from bot.leader import Leadership, LeadershipLost
 from bot.matrix.crosssigning import set_up_cross_signing
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
@@ -84,35 +85,52 @@ class Bot:
         self.scheduler.start()
 
     async def run(self) -> None:
-        """Serve health and metrics, wait to be the active instance, then act until stopped."""
+        """Serve health and metrics, wait to be the active instance, then act until stopped.
+
+        An instance that loses the connection holding its lock steps down and waits for
+        the lock again: another instance may have taken over meanwhile."""
         try:
             if self.config.metrics.listen:
                 self.ops = OpsServer(self.config.metrics.listen, self.metrics, self.db,
                                      role=lambda: "active" if self.leadership.active
                                      else "standby")
                 await self.ops.start()
-            await self.leadership.acquire()
-            await self.start()
-            self._tasks.append(asyncio.create_task(self.leadership.watch(), name="leadership"))
-            done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()  # re-raise what stopped it (e.g. LeadershipLost)
+            while True:
+                await self.leadership.acquire()
+                await self.start()
+                self._tasks.append(asyncio.create_task(self.leadership.watch(),
+                                                       name="leadership"))
+                done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+                try:
+                    for task in done:
+                        task.result()  # re-raise what stopped it
+                except LeadershipLost as exc:
+                    log.warning("%s; stepping down, waiting to be active again", exc)
+                    await self._stop_acting()
+                    continue
+                return
         finally:
             await self.close()
 
-    async def close(self) -> None:
-        if self.ops:
-            await self.ops.stop()
+    async def _stop_acting(self) -> None:
         if self.scheduler:
             self.scheduler.shutdown()
+            self.scheduler = None
         if self.transport:
             self.transport.stop()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         if self.client:
             await self.client.close()
+            self.client = None
         self.leadership.release()
+
+    async def close(self) -> None:
+        await self._stop_acting()
+        if self.ops:
+            await self.ops.stop()
         await asyncio.to_thread(self.db.close)
 
     async def _load_token(self) -> str | None:
@@ -147,6 +165,11 @@ class Bot:
             # one claim per event; the first handler that takes the event handles it
             if not repo.claim_event(s, ev.event_id, ev.room_id, now):
                 return False
+            refusal = response_refusal(self.config, s, ev)
+            if refusal is not None:
+                repo.enqueue(s, ev.room_id, for_sender_device(notice_content(
+                    *refusal, reply_to=ev.event_id), ev), now, key=f"unverified:{ev.event_id}")
+                return True
             return any(h(s, ev, now, self) for h in self.features.event_handlers)
 
         if self.features.event_handlers and await self.db.run(work):
@@ -164,14 +187,14 @@ class Bot:
                      ev.event_id, ev.room_id, sent_at.isoformat())
             return []
         inc = Incoming(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
-                       body=ev.body, sent_at=sent_at, power=ev.power, members=ev.members)
+                       body=ev.body, sent_at=sent_at, power=ev.power, members=ev.members,
+                       device_verified=ev.device_verified)
         out = self.dispatcher.handle(s, inc, now)
         if out is None:
             return []
         reply = out.reply
-        rows = [repo.enqueue(s, ev.room_id, notice_content(reply, out.language,
-                                                           reply_to=ev.event_id),
-                             now, key=f"reply:{ev.event_id}")]
+        rows = [repo.enqueue(s, ev.room_id, for_sender_device(notice_content(
+            reply, out.language, reply_to=ev.event_id), ev), now, key=f"reply:{ev.event_id}")]
         for n, (event_type, content, ref) in enumerate(out.emitted):
             rows.append(repo.enqueue(s, ev.room_id, content, now, key=f"emit:{ev.event_id}:{n}",
                                      event_type=event_type, ref=ref))
@@ -259,9 +282,13 @@ class Bot:
 
     async def _send_row(self, row: Outbox) -> str:
         content = dict(row.content)
+        device = take_device(content)
         if row.attachment is not None:
             content = await self._upload(row, content)
-        return await self.transport.send(row.room_id, row.event_type, content, row.txn_id)
+        strict = bool(self.config.bot.require_cross_signed_devices) and await self.db.run(
+            lambda s: requires_verified(self.config, s, row.room_id))
+        return await self.transport.send(row.room_id, row.event_type, content, row.txn_id,
+                                         verified_only=strict, also=device)
 
     async def _upload(self, row: Outbox, content: dict) -> dict:
         room = self.client.rooms.get(row.room_id)

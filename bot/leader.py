@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -56,10 +57,15 @@ class Leadership:
             return
         engine = create_engine(self.url, pool_size=1, max_overflow=0)
         announced = False
+        down_since: float | None = None
         while True:
             try:
                 conn = await asyncio.to_thread(engine.connect)
                 got = await asyncio.to_thread(_try_lock, conn)
+                if down_since is not None:
+                    log.info("database reachable again after %.0fs",
+                             time.monotonic() - down_since)
+                    down_since = None
                 if got:
                     await asyncio.to_thread(conn.commit)
                     self._conn = conn
@@ -71,7 +77,10 @@ class Leadership:
                     log.info("standby: another instance is active; waiting to take over")
                     announced = True
             except Exception as exc:  # noqa: BLE001 - database down: keep waiting
-                log.warning("standby: database unavailable (%s)", type(exc).__name__)
+                if down_since is None or time.monotonic() - down_since > 30:
+                    log.warning("waiting for the database (%s); retrying every %.0fs",
+                                type(exc).__name__, self.poll)
+                    down_since = down_since or time.monotonic()
             await asyncio.sleep(self.poll)
 
     async def watch(self) -> None:

@@ -44,6 +44,8 @@ class Incoming:
     sent_at: datetime
     power: int
     members: frozenset[str]
+    # whether the sender's device is cross-signed by its owner (None: unknown)
+    device_verified: bool | None = None
 
 
 @dataclass
@@ -96,8 +98,8 @@ class Dispatcher:
     def handle(self, s: Session, inc: Incoming, now: datetime) -> Outcome | None:
         """What to answer, or None when the message is deliberately ignored."""
         split = self.split_prefix(inc.body)
-        if split is None:
-            return None
+        if split is None or inc.sender not in inc.members:
+            return None  # only members of the room act in it
         prefix, rest = split
         room = repo.get_room(s, inc.room_id)
         language = room.language if room else self.config.bot.language
@@ -110,6 +112,14 @@ class Dispatcher:
         if len(rest) > self.config.bot.max_command_length:
             return Outcome(Reply([N_("This command is too long: at most {max} characters.",
                                      max=self.config.bot.max_command_length)]), language)
+        if room is not None and room.kind in self.config.bot.require_cross_signed_devices \
+                and inc.device_verified is not True:
+            log.info("refused a command in %s from a device of %s not cross-signed",
+                     inc.room_id, inc.sender)
+            return Outcome(Reply([N_(
+                "Your device is not verified by its owner (cross-signing); in this room "
+                "commands are accepted only from verified devices. Verify this session in "
+                "your client and try again.")]), language)
         try:
             tokens = tokenize(rest)
         except UserError as err:

@@ -34,6 +34,8 @@ from nio import (
 from bot.config import Config
 from bot.core.roles import effective_power
 from bot.matrix.text import command_text
+from bot.matrix.trust import DeviceTrust, sender_keys, share_with_verified_only
+from bot.storage.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ class RoomEvent:
     power: int
     members: frozenset[str]
     source: dict = field(repr=False, default_factory=dict)
+    # the sender's device, and whether its owner cross-signed it (None: not checked, or
+    # unknown); checked only when some room kinds require cross-signed devices
+    device_id: str | None = None
+    device_verified: bool | None = None
 
 
 Handler = Callable[[RoomEvent], Awaitable[None]]
@@ -93,6 +99,7 @@ class Transport:
         self._stop = asyncio.Event()
         self.last_sync: float = 0.0
         self.synced_once = asyncio.Event()
+        self.trust = DeviceTrust(client)
 
     # ---- sync loop -------------------------------------------------------------------
     async def run(self) -> None:
@@ -122,6 +129,12 @@ class Transport:
                 self.synced_once.set()
             except asyncio.CancelledError:
                 raise
+            except DatabaseUnavailable as exc:
+                # nothing of this batch past the failure was recorded: read it again later
+                delay = backoff.next()
+                log.warning("database unavailable (%s); re-reading this batch in %.1fs",
+                            exc, delay)
+                await self._sleep(delay)
             except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
                 delay = backoff.next()
                 log.warning("homeserver unreachable (%s); retrying in %.1fs",
@@ -150,6 +163,7 @@ class Transport:
         await c.send_to_device_messages()
 
     async def _handle_sync(self, resp: SyncResponse) -> None:
+        self.trust.forget(resp.device_list.changed + resp.device_list.left)
         for room_id, info in resp.rooms.invite.items():
             await self._handle_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -216,13 +230,16 @@ class Transport:
         room = self.client.rooms.get(room_id)
         if room is None:
             return
+        device_id, verified = await self._sender_device(room_id, ev)
         event = RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
                           sent_at_ms=ev.server_timestamp, kind=kind, body=body,
                           power=await self.power_of(room_id, ev.sender),
                           members=frozenset(room.users) - frozenset(room.invited_users),
-                          source=ev.source)
+                          source=ev.source, device_id=device_id, device_verified=verified)
         try:
             await self.on_event(event)
+        except DatabaseUnavailable:
+            raise
         except Exception:
             log.exception("handling %s in %s failed", ev.event_id, room_id)
 
@@ -243,6 +260,14 @@ class Transport:
                 log.warning("could not decrypt %s from %s in %s", event_id, ev.sender, room_id)
                 await self.on_undecryptable(room_id, event_id, ev.sender)
 
+    async def _sender_device(self, room_id: str, ev) -> tuple[str | None, bool | None]:
+        if not self.config.bot.require_cross_signed_devices:
+            return None, None
+        keys = sender_keys(self.client, room_id, ev)
+        if keys is None:
+            return None, False  # sent in the clear: no device vouches for it
+        return await self.trust.sender(ev.sender, *keys)
+
     def pending_undecryptable(self) -> int:
         return len(self._pending)
 
@@ -262,11 +287,23 @@ class Transport:
                                room.room_version, self._creators.get(room_id, ()))
 
     # ---- sending ---------------------------------------------------------------------
-    async def send(self, room_id: str, event_type: str, content: dict, txn_id: str) -> str:
-        """Send one event; returns its event id or raises SendFailed."""
-        resp = await self.client.room_send(
-            room_id, event_type, content, tx_id=txn_id,
-            ignore_unverified_devices=self.config.matrix.unverified_devices == "share")
+    async def send(self, room_id: str, event_type: str, content: dict, txn_id: str, *,
+                   verified_only: bool = False, also: tuple[str, str] | None = None) -> str:
+        """Send one event; returns its event id or raises SendFailed.
+
+        `verified_only`: the room key goes only to devices their owners cross-signed, and to
+        the device `also` (user, device id) for this one message, e.g. to tell it why it
+        was refused."""
+        if verified_only:
+            await share_with_verified_only(self.client, self.trust, room_id, also=also)
+        try:
+            resp = await self.client.room_send(
+                room_id, event_type, content, tx_id=txn_id,
+                ignore_unverified_devices=verified_only or
+                self.config.matrix.unverified_devices == "share")
+        finally:
+            if verified_only and also is not None:
+                self.client.invalidate_outbound_session(room_id)  # that device saw one only
         if isinstance(resp, RoomSendResponse):
             return resp.event_id
         raise SendFailed(getattr(resp, "status_code", None), getattr(resp, "message", str(resp)))

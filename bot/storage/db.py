@@ -56,6 +56,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "heads")
 
 
+class DatabaseUnavailable(Exception):
+    """The database stayed unavailable or locked through every retry; nothing was written."""
+
+
 class Database:
     def __init__(self, url: str, *, retries: int = 5):
         self.url = url
@@ -81,8 +85,10 @@ class Database:
                 with self.session() as s:
                     return fn(s)
             except (OperationalError, DBAPIError) as exc:
-                if not _transient(exc) or attempt == self._retries:
+                if not _transient(exc):
                     raise
+                if attempt == self._retries:
+                    raise DatabaseUnavailable(str(exc.orig or exc)) from exc
                 log.warning("database unavailable (%s); retry %d/%d in %.1fs",
                             type(exc.orig).__name__ if exc.orig else type(exc).__name__,
                             attempt + 1, self._retries, delay)

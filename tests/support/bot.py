@@ -20,7 +20,8 @@ from bot.devserver import LocalSynapse
 
 class BotProcess:
     def __init__(self, hs: LocalSynapse, workdir: Path, *, bot: dict[str, Any] | None = None,
-                 database: str | None = None, localpart: str | None = None):
+                 database: str | None = None, localpart: str | None = None,
+                 log_level: str = "INFO"):
         self.hs = hs
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,7 @@ class BotProcess:
                     "undecryptable_notice": "10m", **(bot or {})},
         }
         self.config_path.write_text(yaml.safe_dump(config))
+        self.log_level = log_level
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
@@ -54,7 +56,8 @@ class BotProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path)],
+            [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path),
+             "--log-level", self.log_level],
             stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=env,
             cwd=self.workdir)
         return self

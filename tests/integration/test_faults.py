@@ -1,0 +1,87 @@
+"""Faults: the database unavailable for a while, secrets in the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.dbs import POSTGRES, postgres_problem
+from tests.integration.test_foundation import ask, replies_to
+from tests.support.bot import BotProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_postgres_database():
+    """A PostgreSQL database of the test's own, so it can be cut off without harm."""
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    name = f"coordbot_{secrets.token_hex(5)}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES.rsplit("/", 1)[0]
+    try:
+        yield name, f"{base}/{name}", admin
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+async def test_database_outage_loses_nothing_and_answers_once(synapse, make_client, tmp_path,
+                                                              own_postgres_database):
+    name, url, admin = own_postgres_database
+    bot = BotProcess(synapse, tmp_path / "bot", database=url).start()
+    await bot.ready()
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    await ask(alice, room, bot, "!room setup platform Plateforme")
+
+    with admin.connect() as conn:  # cut the database off
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :n"), {"n": name})
+    during = await alice.send_text(room, "!room info")
+    await bot.wait_log("database unavailable", timeout=30)
+    await asyncio.sleep(10)
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+    reply = await alice.wait_for_message(
+        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
+            "m.in_reply_to", {}).get("event_id") == during, sender=bot.user_id, timeout=60)
+    assert "Plateforme" in reply.body
+    await ask(alice, room, bot, "!services")
+    assert len(replies_to(alice, room, during, bot.user_id)) == 1
+    assert bot.proc.poll() is None  # never crashed
+    bot.stop()
+
+
+async def test_secrets_never_reach_the_logs(synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "bot", log_level="DEBUG").start()
+    await bot.ready()
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    await ask(alice, room, bot, "!help")
+    bot.stop()
+    bot.start()  # a restart restores the token: it must not be logged either
+    await bot.ready()
+    await ask(alice, room, bot, "!help")
+    bot.stop()
+    log = bot.log()
+    creds = json.loads((bot.workdir / "store" / "credentials.json").read_text())
+    assert "DEBUG" in log  # the most verbose level was on
+    assert bot.password not in log
+    assert creds["access_token"] not in log
+    assert creds["access_token"][:12] not in log
