@@ -58,6 +58,7 @@ class Leadership:
         engine = create_engine(self.url, pool_size=1, max_overflow=0)
         announced = False
         down_since: float | None = None
+        last_said = 0.0
         while True:
             try:
                 conn = await asyncio.to_thread(engine.connect)
@@ -77,10 +78,12 @@ class Leadership:
                     log.info("standby: another instance is active; waiting to take over")
                     announced = True
             except Exception as exc:  # noqa: BLE001 - database down: keep waiting
-                if down_since is None or time.monotonic() - down_since > 30:
+                now = time.monotonic()
+                if down_since is None or now - last_said > 30:
                     log.warning("waiting for the database (%s); retrying every %.0fs",
                                 type(exc).__name__, self.poll)
-                    down_since = down_since or time.monotonic()
+                    last_said = now
+                down_since = down_since or now
             await asyncio.sleep(self.poll)
 
     async def watch(self) -> None:
