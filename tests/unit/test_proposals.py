@@ -49,12 +49,12 @@ def room(chat):
     return chat
 
 
-def deliver(chat, room_id="!room:example.org"):
+def deliver(chat, room_id="!room:example.org", emitted=None):
     """Queue and 'send' what the last command emitted, as the bot would; returns event ids."""
     ids = []
 
     def store(s):
-        for event_type, content, ref in chat.last.emitted:
+        for event_type, content, ref in (chat.last.emitted if emitted is None else emitted):
             row = repo.enqueue(s, room_id, content, chat.now, key=f"t{next(_events)}",
                                event_type=event_type, ref=ref)
             row.event_id = f"$sent{row.id}"
@@ -318,3 +318,17 @@ def test_audit_export_csv_and_json(room, tmp_path, capsys):
     out = capsys.readouterr()
     assert out.out == "at,room,proposal,user,service,action,detail\n"
     assert "no audit entries" in out.err
+
+
+def test_a_poll_sent_after_its_proposal_closed_is_ended_by_the_clock(room):
+    room.send(ALICE, "!propose Poll still in the outbox")
+    poll = list(room.last.emitted)
+    for user in (ALICE, BOB, COORD):
+        room.send(user, "!vote P1 agree")
+    assert [t for t, _, _ in room.last.emitted] == ["m.room.message"]  # the outcome only
+    assert room.db.call(lambda s: ProposalClock().next_due(s, room.now)) is None
+    [(_, start_id, _)] = deliver(room, emitted=poll)
+    assert room.db.call(lambda s: ProposalClock().next_due(s, room.now)) == room.now
+    assert tick(room) == 1 and tick(room) == 0
+    [(_, end)] = outbox(room, POLL_END)
+    assert end["m.relates_to"]["event_id"] == start_id and "adopted" in end["body"]
