@@ -9,7 +9,7 @@ import pytest
 from bot.matrix.crosssigning import query_keys
 from bot.matrix.signing import SigningKey, decode_recovery_key
 from tests.support.bot import BotProcess
-from tests.support.crosssigning import chain_of
+from tests.support.crosssigning import chain_of, cross_sign
 
 pytestmark = pytest.mark.integration
 
@@ -51,4 +51,48 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     assert devices[bot.device_id].cross_signed
     assert (await query_keys(alice.client, [bot.user_id]))["master_keys"] != \
         published["master_keys"]
+    bot.stop()
+
+
+def reply_to(event_id):
+    return lambda e: e.source["content"].get("m.relates_to", {}).get(
+        "m.in_reply_to", {}).get("event_id") == event_id
+
+
+async def ask(client, room, bot, text):
+    event_id = await client.send_text(room, text)
+    return await client.wait_for_message(room, reply_to(event_id), sender=bot.user_id,
+                                         msgtypes=("m.notice",))
+
+
+async def test_taskforce_accepts_commands_only_from_cross_signed_devices(
+        synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "bot",
+                     bot={"require_cross_signed_devices": ["tfl"]}).start()
+    alice = await make_client("alice")  # an ordinary session nobody verified
+    carol = await make_client("carol")
+    await cross_sign(carol)  # carol verified this session of hers
+    assert (await chain_of(alice, carol.user_id))[carol.device_id].cross_signed
+    await bot.ready()
+    room = await carol.create_encrypted_room(invite=[bot.user_id, alice.user_id])
+    await carol.wait_until_joined(room, bot.user_id)
+    await alice.join(room)
+    await carol.wait_until_joined(room, alice.user_id)
+    assert "now set up" in (await ask(carol, room, bot, "!room setup tfl TFL Liège")).body
+
+    refused = await ask(alice, room, bot, "!meeting add 2030-01-10 14:00 Monthly TFL")
+    assert "Your device is not verified by its owner (cross-signing)" in refused.body
+    assert "Verify this session in your client" in refused.body
+
+    answered = await ask(carol, room, bot, "!meeting list")
+    assert "not verified" not in answered.body
+    assert "Monthly TFL" not in answered.body  # the refused command changed nothing
+    added = await ask(carol, room, bot, "!meeting add 2030-01-10 14:00 Monthly TFL")
+    assert "M1" in added.body
+
+    # what the bot says to carol stays unreadable on alice's session
+    await alice.wait_until(lambda: any(
+        ev.sender == bot.user_id and ev.event_id == added.event_id
+        for ev in alice.undecryptable(room)), what="the bot's answer to carol, encrypted")
+    assert all(ev.event_id != added.event_id for ev in alice.messages(room))
     bot.stop()
