@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--room", required=True, help="the Matrix room id")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-c", "--config", default="config.yaml")
+    purge = sub.add_parser("purge", help="apply the retention settings now")
+    purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    purge.add_argument("-c", "--config", default="config.yaml")
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.audit import export_command
 
         return export_command(args.config, args.room, args.format)
+    if args.command == "purge":
+        return purge_command(args.config, args.dry_run)
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -65,6 +70,27 @@ def check_config(path: str) -> int:
         return 2
     print(f"{path}: OK (bot {config.matrix.user_id}, database "
           f"{config.storage.database.split(':', 1)[0]})")
+    return 0
+
+
+def purge_command(path: str, dry_run: bool) -> int:
+    from datetime import UTC, datetime
+
+    from bot.retention import purge
+    from bot.storage.db import Database
+
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        _print_problems(path, err)
+        return 2
+    db = Database(config.storage.database)
+    db.migrate()
+    result = db.call(lambda s: purge(s, config, datetime.now(UTC), dry_run=dry_run))
+    db.close()
+    print("Would delete:" if dry_run else "Deleted:")
+    for line in result.lines():
+        print(f"  {line}")
     return 0
 
 

@@ -19,7 +19,9 @@ class Features:
 
     @classmethod
     def load(cls, config: Config) -> Features:
-        f = cls()
+        from bot.retention import DailyPurge
+
+        f = cls(due_works=[DailyPurge(config)])
         for module in FAMILIES():
             if hasattr(module, "due_works"):
                 f.due_works.extend(module.due_works(config))
