@@ -19,9 +19,10 @@ HEALTHY_SYNC_AGE = 90.0  # seconds; a sync long-polls for 30 s at most
 
 # Figures read from the database at scrape time: the database is the truth.
 DB_FIGURES = {
-    "coordbot_reminders_sent": ("Meeting reminders sent", "SELECT COUNT(*) FROM sent_reminders"),
-    "coordbot_reminders_late": ("Meeting reminders sent late",
-                                "SELECT COUNT(*) FROM sent_reminders WHERE late"),
+    "coordbot_reminders_sent": ("Meeting reminders sent",
+                                "SELECT COUNT(*) FROM meeting_reminders_sent WHERE NOT skipped"),
+    "coordbot_reminders_late": ("Meeting reminders sent late", "SELECT COUNT(*) FROM "
+                                "meeting_reminders_sent WHERE late AND NOT skipped"),
     "coordbot_open_proposals": ("Consensus proposals still open",
                                 "SELECT COUNT(*) FROM proposals WHERE state = 'open'"),
     "coordbot_outbox_pending": ("Messages waiting to be sent",

@@ -77,6 +77,7 @@ async def test_standby_takes_over_when_the_active_instance_is_killed(synapse, ma
         assert status == 200
         assert 'coordbot_commands_total{command="room info",outcome="ok"} 1.0' in metrics
         assert "coordbot_rooms 1.0" in metrics and "coordbot_sync_lag_seconds" in metrics
+        assert "coordbot_reminders_sent 0.0" in metrics and "coordbot_open_proposals 0.0" in metrics
         standby.stop()
 
 
