@@ -95,4 +95,20 @@ async def test_taskforce_accepts_commands_only_from_cross_signed_devices(
         ev.sender == bot.user_id and ev.event_id == added.event_id
         for ev in alice.undecryptable(room)), what="the bot's answer to carol, encrypted")
     assert all(ev.event_id != added.event_id for ev in alice.messages(room))
+
+    # an answer to a poll from alice's session is not counted either
+    for user, service in ((alice, "Police"), (carol, "Parquet")):
+        assert service in (await ask(carol, room, bot, f"!service {user.user_id} {service}")).body
+    proposed = await ask(carol, room, bot, "!propose Joint patrols")
+    poll = await carol.wait_for_message(
+        room, lambda e: e.source.get("type") == "org.matrix.msc3381.poll.start",
+        sender=bot.user_id, msgtypes=None, since=0, after=proposed.event_id)
+    answer = await alice.send_message(room, {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": poll.event_id},
+        "org.matrix.msc3381.poll.response": {"answers": ["agree"]},
+    }, event_type="org.matrix.msc3381.poll.response")
+    not_counted = await alice.wait_for_message(room, reply_to(answer), sender=bot.user_id)
+    assert "your answer was not counted" in not_counted.body
+    status = await ask(carol, room, bot, "!proposal P1")
+    assert "Police: " + alice.user_id in status.body.split("Still to vote:")[1]
     bot.stop()
