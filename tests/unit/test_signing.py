@@ -164,3 +164,84 @@ def test_identity_file_is_private(tmp_path):
     assert again.master.public == identity.master.public
     assert again.self_signing.seed == identity.self_signing.seed
     assert identity.master.seed.hex() not in repr(identity) + repr(identity.master)
+
+
+class FakeHomeserver:
+    """Just enough of the keys API for the bot's identity: asks for the password."""
+
+    def __init__(self, password: str = "secret"):
+        self.password = password
+        self.published: dict = {}
+        key = SigningKey.generate()
+        self.device = sign_json({"user_id": USER, "device_id": "BOTDEV",
+                                 "keys": {"ed25519:BOTDEV": key.public,
+                                          "curve25519:BOTDEV": "curve"}}, USER, "BOTDEV", key)
+        self.calls: list[str] = []
+
+    async def __call__(self, client, method, path, body=None):
+        name = path.rsplit("/", 1)[-1]
+        self.calls.append(name)
+        if name == "query":
+            return 200, {"device_keys": {USER: {"BOTDEV": self.device}},
+                         **{f"{k}s": {USER: v} for k, v in self.published.items()}}
+        if name == "upload" and "device_signing" in path:
+            auth = body.pop("auth", None)
+            if auth is None:
+                return 401, {"flows": [{"stages": ["m.login.password"]}], "session": "S"}
+            if auth.get("password") != self.password or auth.get("session") != "S":
+                return 401, {"errcode": "M_FORBIDDEN"}
+            self.published = body
+            return 200, {}
+        if name == "upload":  # signatures: the homeserver adds them to what it has
+            for key_id, sig in body[USER]["BOTDEV"]["signatures"][USER].items():
+                self.device["signatures"][USER][key_id] = sig
+            return 200, {"failures": {}}
+        raise AssertionError(path)
+
+
+class FakeClient:
+    user_id, device_id, access_token, should_upload_keys = USER, "BOTDEV", "t", False
+
+
+async def test_identity_is_published_once_and_repaired_when_the_signature_is_gone(
+        tmp_path, monkeypatch):
+    from bot.matrix import crosssigning
+
+    server = FakeHomeserver()
+    monkeypatch.setattr(crosssigning, "matrix_request", server)
+    shown = []
+    path = tmp_path / "cross_signing.json"
+    identity = await crosssigning.ensure_identity(FakeClient(), path, "secret",
+                                                  announce=shown.append)
+    assert shown == [identity] and Identity.load(path).recovery_key_shown
+    query = (await server(None, "POST", "/keys/query"))[1]
+    assert device_cross_signed(query, USER, "BOTDEV")
+
+    server.calls.clear()
+    await crosssigning.ensure_identity(FakeClient(), path, None, announce=shown.append)
+    assert server.calls == ["query"] and len(shown) == 1  # nothing to do, nothing shown
+
+    del server.device["signatures"][USER][f"ed25519:{identity.self_signing.public}"]
+    server.calls.clear()
+    await crosssigning.ensure_identity(FakeClient(), path, None, announce=shown.append)
+    assert server.calls == ["query", "upload"] and len(shown) == 1
+    assert device_cross_signed((await server(None, "POST", "/keys/query"))[1], USER, "BOTDEV")
+
+
+async def test_without_the_password_the_bot_says_so_and_goes_on(tmp_path, monkeypatch, caplog):
+    from bot.matrix import crosssigning
+    from tests.unit.conftest import make_config
+
+    server = FakeHomeserver()
+    monkeypatch.setattr(crosssigning, "matrix_request", server)
+    with pytest.raises(crosssigning.CrossSigningUnavailable, match="password"):
+        await crosssigning.ensure_identity(FakeClient(), tmp_path / "k.json", None)
+    with pytest.raises(crosssigning.CrossSigningUnavailable, match="refused"):
+        await crosssigning.ensure_identity(FakeClient(), tmp_path / "k.json", "wrong")
+    assert not server.published
+
+    config = make_config(tmp_path)
+    config = type(config)(**{**config.__dict__, "matrix": type(config.matrix)(
+        **{**config.matrix.__dict__, "password": None})})
+    await crosssigning.set_up_cross_signing(FakeClient(), config)  # does not raise
+    assert "cross-signing cannot be set up" in caplog.text and "password" in caplog.text
