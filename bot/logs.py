@@ -54,6 +54,6 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = (),
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("nio", "peewee", "aiohttp.access", "apscheduler"):
+    for noisy in ("nio", "peewee", "aiohttp.access", "apscheduler", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor
