@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot.commands.converters import Choice, Date, Duration, ShortId, Text, Time
 from bot.commands.framework import Context, Converter, Flag, Param, Registry, Role, UserError
+from bot.commands.meeting_reminders import MeetingReminders, replan
 from bot.commands.meeting_texts import (
     ANSWERS,
     Joined,
@@ -73,8 +74,6 @@ def register(r: Registry) -> None:
 
 
 def due_works(config: Config) -> list:
-    from bot.commands.meeting_reminders import MeetingReminders
-
     return [MeetingReminders(config)]
 
 
@@ -116,6 +115,7 @@ def changed(meeting: Meeting, ctx: Context) -> None:
     """Every change raises the calendar SEQUENCE and refreshes the series end."""
     ctx.session.flush()
     meeting.sequence += 1
+    replan(meeting)
     meeting.last_end = series_end(store.load_series(ctx.session, meeting))
 
 

@@ -56,8 +56,10 @@ class Scheduler:
         self.poster = poster
         self.on_sent = on_sent
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Ticks run one at a time under the lock; a wake-up that falls while one is running
+        # (even the job re-planned by that tick) must wait for it, not be dropped.
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "misfire_grace_time": 3600, "max_instances": 1})
+            "coalesce": True, "misfire_grace_time": 3600, "max_instances": 3})
         self._lock = asyncio.Lock()
 
     def start(self) -> None:

@@ -43,6 +43,10 @@ class Meeting(Base):
     # end of the last occurrence, None when the series has no end: lets the clock skip
     # meetings that are over without expanding them
     last_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # when the clock must look at this meeting's reminders again, planned for the room's
+    # offsets in `remind_offsets`; None there: plan at once (new or changed meeting)
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    remind_offsets: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     @property
     def short_id(self) -> str:

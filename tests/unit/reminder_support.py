@@ -32,10 +32,10 @@ def run_clock(chat) -> int:
     return done
 
 
-def next_due(chat):
-    dues = [d for w in Features.load(chat.config).due_works
-            if (d := chat.db.call(lambda s, w=w: w.next_due(s, chat.now))) is not None]
-    return min(dues, default=None)
+def next_due(chat, name: str):
+    """When the due work called `name` next wants the clock to wake."""
+    [work] = [w for w in Features.load(chat.config).due_works if w.name == name]
+    return chat.db.call(lambda s: work.next_due(s, chat.now))
 
 
 def posted(chat, prefix: str = "") -> list[str]:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
 from tests.unit.reminder_support import next_due, posted, run_clock
 
+REMINDERS = "meeting reminders"
 COORD, ALICE, BOB = "@coord:example.org", "@alice:example.org", "@bob:example.org"
 
 
@@ -169,11 +170,14 @@ def test_reminders_once_late_and_cancelled(any_db_chat):
     chat.send(COORD, "!meeting add 2026-12-02 10:00 Weekly --repeat weekly --place Hall")
     chat.send(ALICE, "!rsvp M1 yes")
     assert run_clock(chat) == 0
+    assert next_due(chat, REMINDERS) == chat.now + timedelta(hours=6)  # looks again later
     chat.now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
-    assert next_due(chat) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert next_due(chat, REMINDERS) == chat.now
+    assert run_clock(chat) == 0
+    assert next_due(chat, REMINDERS) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     chat.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # exactly 1 day before
     assert run_clock(chat) == 1
-    assert next_due(chat) == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # then 1 h before
+    assert next_due(chat, REMINDERS) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # a look
     assert run_clock(chat) == 0  # a second run sends nothing more
     chat.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # the clock moved back
     assert run_clock(chat) == 0
@@ -211,3 +215,14 @@ def test_reminder_not_before_the_meeting_existed_and_after_a_move(chat):
     assert run_clock(chat) == 0
     bodies = posted(chat, "Reminder:")
     assert len(bodies) == 3 and "Moved from Wednesday 25 November 2026, 20:00" in bodies[-1]
+
+
+def test_new_reminder_offsets_apply_to_planned_meetings(chat):
+    chat.setup()
+    chat.send(COORD, "!meeting add 2026-11-26 10:00 Tomorrow")
+    run_clock(chat)
+    assert next_due(chat, REMINDERS) > chat.now
+    chat.send("@chair:example.org", "!room set reminders 20h")
+    assert next_due(chat, REMINDERS) == chat.now  # planned again for the new offsets
+    run_clock(chat)
+    assert next_due(chat, REMINDERS) == datetime(2026, 11, 25, 13, 0, tzinfo=UTC)

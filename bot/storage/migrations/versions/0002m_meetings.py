@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.Column('created_at', bot.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cancelled', sa.Boolean(), nullable=False),
     sa.Column('last_end', bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('remind_at', bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('remind_offsets', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('room_id', 'number'),
@@ -40,6 +42,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meetings_last_end'), ['last_end'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meetings_remind_at'), ['remind_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_meetings_room_id'), ['room_id'], unique=False)
 
     op.create_table('room_members_seen',
@@ -103,6 +106,7 @@ def downgrade() -> None:
     op.drop_table('room_members_seen')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meetings_room_id'))
+        batch_op.drop_index(batch_op.f('ix_meetings_remind_at'))
         batch_op.drop_index(batch_op.f('ix_meetings_last_end'))
 
     op.drop_table('meetings')

@@ -1,0 +1,56 @@
+"""The clock: a wake-up that falls while a tick is running is not lost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from bot.scheduling import Scheduler
+from bot.storage.db import Database
+
+
+class Items:
+    """Work due at given instants; each run takes a while, like a busy database."""
+
+    name = "items"
+
+    def __init__(self, dues: list[datetime]):
+        self.pending = sorted(dues)
+        self.done: list[tuple[datetime, datetime]] = []
+
+    def next_due(self, s, now):
+        return self.pending[0] if self.pending else None
+
+    def run_due(self, s, now, poster):
+        time.sleep(0.08)
+        due = [d for d in self.pending if d <= now]
+        self.pending = [d for d in self.pending if d > now]
+        self.done += [(d, now) for d in due]
+        return len(due)
+
+
+async def test_wake_ups_during_a_tick_are_kept(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/clock.db")
+    start = datetime.now(UTC) + timedelta(milliseconds=200)
+    work = Items([start + timedelta(milliseconds=30 * n) for n in range(10)])
+    scheduler = Scheduler(db, [work], poster=None, on_sent=lambda: None)
+    scheduler.start()
+
+    async def busy_loop() -> None:  # other work (sync, sending) holds the event loop
+        while True:
+            time.sleep(0.004)
+            await asyncio.sleep(0)
+
+    busy = asyncio.create_task(busy_loop())
+    try:
+        for _ in range(100):
+            if not work.pending:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        busy.cancel()
+        scheduler.shutdown()
+        db.close()
+    assert not work.pending
+    assert max(ran - due for due, ran in work.done) < timedelta(seconds=1)
