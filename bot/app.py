@@ -81,7 +81,9 @@ class Bot:
         self._tasks = [asyncio.create_task(self._outbox_loop(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
         self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,
-                                   on_sent=self.wake_outbox)
+                                   on_sent=self.wake_outbox,
+                                   ready=lambda: self.transport.connected)
+        self.transport.on_reconnect = self.scheduler.poke
         self.scheduler.start()
 
     async def run(self) -> None:

@@ -72,7 +72,7 @@ Handler = Callable[[RoomEvent], Awaitable[None]]
 
 
 class Backoff:
-    def __init__(self, base: float = 1.0, cap: float = 60.0):
+    def __init__(self, base: float = 1.0, cap: float = 30.0):
         self.base, self.cap, self.failures = base, cap, 0
 
     def next(self) -> float:
@@ -98,6 +98,8 @@ class Transport:
         self._pending: dict[str, tuple[float, str, MegolmEvent]] = {}
         self._stop = asyncio.Event()
         self.last_sync: float = 0.0
+        self.connected = False
+        self.on_reconnect: Callable[[], None] = lambda: None
         self.synced_once = asyncio.Event()
         self.trust = DeviceTrust(client)
 
@@ -123,6 +125,9 @@ class Transport:
                     log.info("homeserver reachable again after %d failed attempts",
                              backoff.failures)
                 backoff.reset()
+                if not self.connected:
+                    self.connected = True
+                    self.on_reconnect()
                 if first:
                     log.info("ready: first sync handled")
                 first = False
@@ -136,6 +141,7 @@ class Transport:
                             exc, delay)
                 await self._sleep(delay)
             except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
+                self.connected = False
                 delay = backoff.next()
                 log.warning("homeserver unreachable (%s); retrying in %.1fs",
                             type(exc).__name__, delay)

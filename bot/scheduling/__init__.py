@@ -50,8 +50,12 @@ async def _wake(scheduler: Scheduler) -> None:
 
 class Scheduler:
     def __init__(self, db: Database, works: Sequence[DueWork], poster: Poster,
-                 on_sent: Callable[[], None], clock: Callable[[], datetime] | None = None):
+                 on_sent: Callable[[], None], clock: Callable[[], datetime] | None = None,
+                 ready: Callable[[], bool] = lambda: True):
         self.db = db
+        # Due work waits while the homeserver is out of reach: what falls due meanwhile is
+        # done once it is back, and marked late, rather than queued as if sent on time.
+        self.ready = ready
         self.works = list(works)
         self.poster = poster
         self.on_sent = on_sent
@@ -79,6 +83,9 @@ class Scheduler:
                           replace_existing=True)
 
     async def tick(self) -> None:
+        if not self.ready():
+            log.debug("homeserver out of reach: due work waits")
+            return
         async with self._lock:
             for work in self.works:
                 try:
