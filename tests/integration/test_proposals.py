@@ -50,8 +50,18 @@ async def bot_says(client, room, bot, text, since=0):
     return ev
 
 
-async def taskforce(synapse, make_client, tmp_path, kind="tfl"):
+@pytest.fixture
+def bots():
+    """Bots started by a test, stopped however the test ends."""
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.stop()
+
+
+async def taskforce(synapse, make_client, tmp_path, bots, kind="tfl"):
     bot = BotProcess(synapse, tmp_path / "bot").start()
+    bots.append(bot)
     await bot.ready()
     alice, bob, carol = [await make_client(n) for n in ("alice", "bob", "carol")]
     room = await alice.create_encrypted_room(invite=[bot.user_id, bob.user_id, carol.user_id])
@@ -65,8 +75,9 @@ async def taskforce(synapse, make_client, tmp_path, kind="tfl"):
     return bot, room, (alice, bob, carol)
 
 
-async def test_votes_by_poll_and_command_restart_and_deadline(synapse, make_client, tmp_path):
-    bot, room, (alice, bob, carol) = await taskforce(synapse, make_client, tmp_path)
+async def test_votes_by_poll_and_command_restart_and_deadline(synapse, make_client, tmp_path,
+                                                             bots):
+    bot, room, (alice, bob, carol) = await taskforce(synapse, make_client, tmp_path, bots)
 
     # P1: two votes in the native poll, one by command -> adopted, and the poll ends
     assert "Proposal P1 is open" in await ask(alice, room, bot, "!propose Share the report")
@@ -122,8 +133,8 @@ async def test_votes_by_poll_and_command_restart_and_deadline(synapse, make_clie
         assert sum(word in b for b in bodies) == 1
 
 
-async def test_jib_is_refused_outside_taskforces(synapse, make_client, tmp_path):
-    bot, room, (alice, bob, _carol) = await taskforce(synapse, make_client, tmp_path,
+async def test_jib_is_refused_outside_taskforces(synapse, make_client, tmp_path, bots):
+    bot, room, (alice, bob, _carol) = await taskforce(synapse, make_client, tmp_path, bots,
                                                        kind="csil-r")
     text = await ask(bob, room, bot, "!jib insert CSIL-2026-7 signals from school")
     assert "!jib is only available in rooms of kind tfl, tfn" in text
@@ -131,4 +142,3 @@ async def test_jib_is_refused_outside_taskforces(synapse, make_client, tmp_path)
     assert "Not recorded: the text contains an e-mail address" in text
     assert "jan@" not in text
     assert "No open proposals" in await ask(alice, room, bot, "!proposals")
-    bot.stop()
