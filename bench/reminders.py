@@ -42,7 +42,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.meetings import Meeting, SentReminder  # noqa: E402
-from bot.storage.models import Room  # noqa: E402
+from bot.storage.models import Outbox, Room  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
 from tests.support.client import TestClient  # noqa: E402
 
@@ -69,9 +69,10 @@ async def main(n_rooms: int, per_room: int, spread: float) -> None:
         await bot.ready()
         client = await TestClient.login(hs, "chair", "chair-pw", work / "chair")
         t0 = time.perf_counter()
-        rooms = []
-        for _ in range(n_rooms):
-            rooms.append(await client.create_encrypted_room(invite=[bot.user_id]))
+        rooms: list[str] = []
+        while len(rooms) < n_rooms:
+            rooms += await asyncio.gather(*(client.create_encrypted_room(invite=[bot.user_id])
+                                            for _ in range(min(20, n_rooms - len(rooms)))))
         for room in rooms:
             await client.wait_until_joined(room, bot.user_id, timeout=120)
         print(f"{n_rooms} encrypted rooms with the bot in {time.perf_counter() - t0:.1f}s")
@@ -140,6 +141,12 @@ async def main(n_rooms: int, per_room: int, spread: float) -> None:
         client_lag = [got - due[i].timestamp() for _, i, _, got in events.values()]
         rows = db.call(lambda s: s.execute(select(func.count(), func.sum(SentReminder.late))
                                            .where(SentReminder.skipped.is_(False))).one())
+        queued = {}
+        for body, created in db.call(lambda s: [(o.content.get("body", ""), o.created_at)
+                                                for o in s.scalars(select(Outbox))]):
+            m = TITLE.match(body)
+            if m:
+                queued[int(m.group(1))] = created.timestamp() - due[int(m.group(1))].timestamp()
         db.close()
         print(f"reminders due {total}, delivered {delivered}, duplicates {duplicates}, "
               f"bot records {rows[0]} sent ({rows[1] or 0} marked late)")
@@ -148,6 +155,13 @@ async def main(n_rooms: int, per_room: int, spread: float) -> None:
                   f"p99 {pct(lateness, 99):.3f}s  max {max(lateness):.3f}s   (target p99 <= 1 s)")
             print(f"received by the client:     p50 {statistics.median(client_lag):.3f}s  "
                   f"p99 {pct(client_lag, 99):.3f}s  max {max(client_lag):.3f}s")
+            lag = list(queued.values())
+            print(f"queued by the bot's clock:  p50 {statistics.median(lag):.3f}s  "
+                  f"p99 {pct(lag, 99):.3f}s  max {max(lag):.3f}s")
+            stamps = sorted(ts for _, _, ts, _ in events.values())
+            span = (stamps[-1] - stamps[0]) / 1000
+            print(f"homeserver accepted {len(stamps)} reminders in {span:.1f}s "
+                  f"({len(stamps) / max(span, 0.001):.1f}/s; due at {total / spread:.1f}/s)")
     finally:
         if client is not None:
             with contextlib.suppress(Exception):
