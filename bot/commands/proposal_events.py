@@ -59,13 +59,11 @@ class ProposalClock:
     def run_due(self, s: Session, now: datetime, poster) -> int:
         done = 0
         for p in open_proposals(s):
-            room = p.room
-            out = PosterOut(s, poster, room)
-            if now >= p.deadline:
-                settle(s, p, room, now, out)
+            if now >= p.deadline:  # the room is loaded only for what is due
+                settle(s, p, p.room, now, PosterOut(s, poster, p.room))
                 done += p.state != State.OPEN
             elif (at := _reminder_at(p)) is not None and now >= at:
-                done += remind(s, p, now, out)
+                done += remind(s, p, now, PosterOut(s, poster, p.room))
         for p, _start in _unended_polls(s):
             end_poll(s, p, p.room, PosterOut(s, poster, p.room))
             done += 1

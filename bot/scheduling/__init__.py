@@ -87,27 +87,30 @@ class Scheduler:
             log.debug("homeserver out of reach: due work waits")
             return
         async with self._lock:
+            dues: list[datetime] = []
             for work in self.works:
                 try:
-                    done = await self.db.run(lambda s, w=work: w.run_due(s, self.clock(),
-                                                                          self.poster))
+                    done, due = await self.db.run(lambda s, w=work: self._step(s, w))
                 except Exception:
                     log.exception("due work %s failed; retried at the next wake-up", work.name)
                     continue
+                if due is not None:
+                    dues.append(due)
                 if done:
                     log.info("%s: %d item(s) done", work.name, done)
                     self.on_sent()
-            await self._plan_next()
+            if dues:
+                when = max(min(dues), self.clock() + timedelta(milliseconds=5))
+                self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
+                                  replace_existing=True)
 
-    async def _plan_next(self) -> None:
-        def earliest(s: Session) -> datetime | None:
-            now = self.clock()
-            dues = [d for w in self.works if (d := w.next_due(s, now)) is not None]
-            return min(dues) if dues else None
-
-        due = await self.db.run(earliest)
-        if due is None:
-            return
-        when = max(due, self.clock() + timedelta(milliseconds=5))
-        self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
-                          replace_existing=True)
+    def _step(self, s: Session, work: DueWork) -> tuple[int, datetime | None]:
+        """Run `work` only if something of it is due (a wake-up is cheap), then say when
+        it is next due."""
+        now = self.clock()
+        due = work.next_due(s, now)
+        done = 0
+        if due is not None and due <= now:
+            done = work.run_due(s, now, self.poster)
+            due = work.next_due(s, now)
+        return done, due
