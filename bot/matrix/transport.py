@@ -113,10 +113,12 @@ class Transport:
                 await self._e2ee_housekeeping()
                 # while messages wait for their keys, come back often to check on them
                 wait = 0 if first else (1000 if self._pending else 30_000)
+                asked = time.monotonic()
                 resp = await self.client.sync(timeout=wait, sync_filter=SYNC_FILTER,
                                               since=token, full_state=first)
                 if isinstance(resp, SyncError):
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
+                answered = time.monotonic()
                 await self._handle_sync(resp)
                 token = resp.next_batch
                 await self.save_token(token)
@@ -129,7 +131,9 @@ class Transport:
                     self.connected = True
                     self.on_reconnect()
                 if first:
-                    log.info("ready: first sync handled")
+                    log.info("ready: first sync handled (%d rooms; the homeserver answered in "
+                             "%.1fs, handled in %.1fs)", len(self.client.rooms),
+                             answered - asked, time.monotonic() - answered)
                 first = False
                 self.synced_once.set()
             except asyncio.CancelledError:
