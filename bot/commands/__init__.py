@@ -8,9 +8,9 @@ from bot.commands.framework import Registry
 
 
 def FAMILIES() -> list[ModuleType]:  # noqa: N802 - reads as the constant list it is
-    from bot.commands import meetings, proposals, rooms
+    from bot.commands import actions, agenda, meetings, proposals, rooms
 
-    return [rooms, meetings, proposals]
+    return [rooms, meetings, agenda, actions, proposals]
 
 
 def registry_with_all() -> Registry:

@@ -7,7 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 from bot.commands.converters import Choice, Date, Duration, ShortId, Text, Time
 from bot.commands.framework import Context, Converter, Flag, Param, Registry, Role, UserError
-from bot.commands.meeting_reminders import MeetingReminders, replan
+from bot.commands.meeting_clock import replan
+from bot.commands.meeting_reminders import MeetingReminders
 from bot.commands.meeting_texts import (
     ANSWERS,
     Joined,
@@ -29,9 +30,10 @@ from bot.core.recurrence import (
     validate_new_series,
 )
 from bot.core.reminders import series_end
-from bot.i18n import When
+from bot.i18n import Plural, When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
+from bot.storage import agenda as agenda_store
 from bot.storage import meetings as store
 from bot.storage import repo
 from bot.storage.meetings import Meeting, OccurrenceChange
@@ -74,7 +76,9 @@ def register(r: Registry) -> None:
 
 
 def due_works(config: Config) -> list:
-    return [MeetingReminders(config)]
+    from bot.commands.agenda_texts import reminder_blocks
+
+    return [MeetingReminders(config, extras=(reminder_blocks,))]
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -149,25 +153,34 @@ def add(ctx: Context, day: date, at: time, title: str, duration: timedelta | Non
     if place:
         lines.append(N_("Place: {place}", place=place))
     reply.add(Bullets(tuple(lines)))
+    if upcoming[0].start - timedelta(seconds=room.agenda_deadline) <= ctx.now:
+        reply.add(N_("Its agenda deadline has already passed: there will be no final agenda "
+                     "post, and only coordinators can add items (marked late)."))
     reply.add(N_("Answer with {prefix}rsvp {id} yes|no|maybe.", prefix=ctx.prefix,
                  id=meeting.short_id))
     return reply
 
 
-def list_meetings(ctx: Context) -> Reply:
+def upcoming(ctx: Context, limit: int) -> list[tuple[Meeting, Occurrence]]:
+    """The room's next occurrences, all meetings together, soonest first."""
     meetings = store.room_meetings(ctx.session, ctx.room)
     changes = store.changes_of(ctx.session, [m.id for m in meetings])
     found = []
     for meeting in meetings:
         series = store.series_of(meeting, changes[meeting.id])
         found += [(o.start, meeting.number, meeting, o)
-                  for o in next_occurrences(series, ctx.now, LIST_LIMIT)]
+                  for o in next_occurrences(series, ctx.now, limit)]
     found.sort(key=lambda row: row[:2])
+    return [(m, o) for _, _, m, o in found[:limit]]
+
+
+def list_meetings(ctx: Context) -> Reply:
+    found = upcoming(ctx, LIST_LIMIT)
     if not found:
         return Reply([N_("No meetings to come. A coordinator can add one with "
                          "{prefix}meeting add <date> <time> <title>.", prefix=ctx.prefix)])
     return Reply([N_("**Next meetings:**"), Bullets(tuple(
-        occurrence_line(m, o) for _, _, m, o in found[:LIST_LIMIT]))])
+        occurrence_line(m, o) for m, o in found))])
 
 
 def cancel(ctx: Context, meeting: int, date: date | None) -> Reply:
@@ -186,8 +199,16 @@ def cancel(ctx: Context, meeting: int, date: date | None) -> Reply:
     change.cancelled, change.new_start = True, None
     change.changed_by, change.changed_at = ctx.sender, ctx.now
     changed(row, ctx)
-    return Reply([N_("Meeting **{id}** ({title}) of {when} is cancelled.", id=row.short_id,
-                     title=row.title, when=When(occurrence.start, "weekday-datetime"))])
+    reply = Reply([N_("Meeting **{id}** ({title}) of {when} is cancelled.", id=row.short_id,
+                      title=row.title, when=When(occurrence.start, "weekday-datetime"))])
+    items = len(agenda_store.items_of(ctx.session, row.id, occurrence.original))
+    if items:
+        reply.add(Plural("Its agenda ({n} item) is cancelled with it: a coordinator can carry "
+                         "it to the next meeting with {prefix}agenda carry all.",
+                         "Its agenda ({n} items) is cancelled with it: a coordinator can carry "
+                         "them to the next meeting with {prefix}agenda carry all.",
+                         items, prefix=ctx.prefix))
+    return reply
 
 
 def move(ctx: Context, meeting: int, day: date, at: time, date: date | None) -> Reply:
@@ -215,6 +236,7 @@ def move(ctx: Context, meeting: int, day: date, at: time, date: date | None) -> 
     change.new_start = new
     change.changed_by, change.changed_at = ctx.sender, ctx.now
     store.forget_reminders(ctx.session, row, occurrence.original)
+    agenda_store.forget_posts(ctx.session, row.id, occurrence.original)
     changed(row, ctx)
     return Reply([N_("Meeting **{id}** ({title}) moved from {old} to {new}.", id=row.short_id,
                      title=row.title, old=When(occurrence.start, "weekday-datetime"),

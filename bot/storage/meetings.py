@@ -47,6 +47,10 @@ class Meeting(Base):
     # offsets in `remind_offsets`; None there: plan at once (new or changed meeting)
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     remind_offsets: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the same for the agenda posts (call for items, final agenda), planned for the room's
+    # agenda deadline in seconds
+    agenda_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    agenda_planned: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def short_id(self) -> str:

@@ -169,18 +169,18 @@ def test_reminders_once_late_and_cancelled(any_db_chat):
     chat.send("@chair:example.org", "!room set reminders 1d,1h")
     chat.send(COORD, "!meeting add 2026-12-02 10:00 Weekly --repeat weekly --place Hall")
     chat.send(ALICE, "!rsvp M1 yes")
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 0
     assert next_due(chat, REMINDERS) == chat.now + timedelta(hours=6)  # looks again later
     chat.now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     assert next_due(chat, REMINDERS) == chat.now
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 0
     assert next_due(chat, REMINDERS) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     chat.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # exactly 1 day before
-    assert run_clock(chat) == 1
+    assert run_clock(chat, REMINDERS) == 1
     assert next_due(chat, REMINDERS) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # a look
-    assert run_clock(chat) == 0  # a second run sends nothing more
+    assert run_clock(chat, REMINDERS) == 0  # a second run sends nothing more
     chat.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # the clock moved back
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 0
     [reminder] = posted(chat, "Reminder:")
     assert "Reminder: M1 — Weekly" in reminder
     assert "When: Wednesday 2 December 2026, 10:00" in reminder and "Place: Hall" in reminder
@@ -189,14 +189,14 @@ def test_reminders_once_late_and_cancelled(any_db_chat):
     assert "late" not in reminder
     # the bot was down during the 1 h reminder: sent late while the meeting has not started
     chat.now = datetime(2026, 12, 2, 8, 50, tzinfo=UTC)
-    assert run_clock(chat) == 1
+    assert run_clock(chat, REMINDERS) == 1
     assert "This reminder is late" in posted(chat, "Reminder:")[-1]
     # a cancelled occurrence gets none; down through the next one's reminders: skipped
     chat.send(COORD, "!meeting cancel M1 --date 2026-12-09")
     chat.now = datetime(2026, 12, 9, 8, 30, tzinfo=UTC)
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 0
     chat.now = datetime(2026, 12, 16, 9, 5, tzinfo=UTC)  # after the start of the 16th
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 0
     assert len(posted(chat, "Reminder:")) == 2
 
 
@@ -205,14 +205,14 @@ def test_reminder_not_before_the_meeting_existed_and_after_a_move(chat):
     chat.send("@chair:example.org", "!room set reminders 1d,1h")
     chat.send(COORD, "!meeting add 2026-11-25 20:00 Tonight")  # 1 d before was in the past
     chat.now = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-    assert run_clock(chat) == 1
+    assert run_clock(chat, REMINDERS) == 1
     assert len(posted(chat, "Reminder:")) == 1
     chat.send(COORD, "!meeting move M1 2026-11-27 20:00")  # the 1 h reminder is due again
     chat.now = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
-    assert run_clock(chat) == 1
+    assert run_clock(chat, REMINDERS) == 1
     chat.now = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
-    assert run_clock(chat) == 1
-    assert run_clock(chat) == 0
+    assert run_clock(chat, REMINDERS) == 1
+    assert run_clock(chat, REMINDERS) == 0
     bodies = posted(chat, "Reminder:")
     assert len(bodies) == 3 and "Moved from Wednesday 25 November 2026, 20:00" in bodies[-1]
 
@@ -220,9 +220,9 @@ def test_reminder_not_before_the_meeting_existed_and_after_a_move(chat):
 def test_new_reminder_offsets_apply_to_planned_meetings(chat):
     chat.setup()
     chat.send(COORD, "!meeting add 2026-11-26 10:00 Tomorrow")
-    run_clock(chat)
+    run_clock(chat, REMINDERS)
     assert next_due(chat, REMINDERS) > chat.now
     chat.send("@chair:example.org", "!room set reminders 20h")
     assert next_due(chat, REMINDERS) == chat.now  # planned again for the new offsets
-    run_clock(chat)
+    run_clock(chat, REMINDERS)
     assert next_due(chat, REMINDERS) == datetime(2026, 11, 25, 13, 0, tzinfo=UTC)

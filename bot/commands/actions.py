@@ -1,0 +1,123 @@
+"""Action items: `!action`, `!actions`, `!action done`, and the owner's reminder on the due
+date (09:00 in the room's zone, once)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.commands.agenda_texts import action_line
+from bot.commands.converters import Choice, Date, ShortId, Text, UserId
+from bot.commands.framework import CheckFailure, Context, Flag, Param, Registry, Role, UserError
+from bot.config import Config
+from bot.core.recurrence import to_aware
+from bot.i18n import When
+from bot.i18n import _ as N_
+from bot.reply import Bullets, Mention, Reply
+from bot.storage import agenda as store
+from bot.storage import repo
+from bot.storage.agenda import Action
+from bot.storage.models import Room
+
+log = logging.getLogger(__name__)
+REMIND_AT = time(9, 0)  # local time on the due date
+
+
+def register(r: Registry) -> None:
+    r.command("action", summary=N_("give someone an action item"),
+              params=[Param("owner", UserId()),
+                      Param("text", Text(N_("text"), max_length=400), rest=True)],
+              flags=[Flag("due", Date())], role=Role.COORDINATOR)(add)
+    r.command("actions", summary=N_("open (or done) action items"),
+              params=[Param("which", Choice("open", "done"), required=False)])(list_actions)
+    r.command("action done", summary=N_("mark an action item as done (its owner or a "
+                                        "coordinator)"),
+              params=[Param("action", ShortId("T"))])(mark_done)
+
+
+def due_works(config: Config) -> list:
+    return [ActionReminders(config)]
+
+
+def add(ctx: Context, owner: str, text: str, due: date | None) -> Reply:
+    if owner not in ctx.members:
+        raise UserError(N_("{user} is not a member of this room.", user=owner),
+                        show_usage=False)
+    today = ctx.now.astimezone(ctx.tz).date()
+    if due is not None and due < today:
+        raise UserError(N_("{day} is in the past: pick a due date from today on.",
+                           day=When(due, "date")))
+    remind_at = None
+    if due is not None:
+        remind_at = to_aware(datetime.combine(due, REMIND_AT), ctx.room.timezone)
+        if remind_at <= ctx.now:
+            remind_at = None  # due today and this message already tells the owner
+    action = Action(room_id=ctx.room.id, number=repo.next_number(ctx.session, ctx.room, "T"),
+                    owner=owner, text=text, due=due, remind_at=remind_at, created_by=ctx.sender,
+                    created_at=ctx.now, done=False)
+    ctx.session.add(action)
+    reply = Reply([N_("Action **{id}** for {owner}: {text}", id=action.short_id,
+                      owner=Mention(owner), text=text)], mentions=(owner,))
+    if due is not None:
+        reply.add(N_("Due {day}.", day=When(due, "date")))
+    return reply
+
+
+def list_actions(ctx: Context, which: str | None) -> Reply:
+    finished = which == "done"
+    actions = store.actions_of(ctx.session, ctx.room, done=finished)
+    if not actions:
+        return Reply([N_("No action items done yet.") if finished else
+                      N_("No open action items.")])
+    today = ctx.now.astimezone(ctx.tz).date()
+    title = N_("**Action items done:**") if finished else N_("**Open action items:**")
+    return Reply([title, Bullets(tuple(action_line(a, today) for a in actions))])
+
+
+def mark_done(ctx: Context, action: int) -> Reply:
+    row = store.get_action(ctx.session, ctx.room, action)
+    if row is None:
+        raise UserError(N_("There is no action T{number} in this room.", number=action),
+                        show_usage=False)
+    if row.owner != ctx.sender and ctx.role < Role.COORDINATOR:
+        raise CheckFailure(N_("Only its owner or a coordinator can mark {id} as done.",
+                              id=row.short_id))
+    if row.done:
+        raise UserError(N_("Action {id} is already done.", id=row.short_id), show_usage=False)
+    row.done, row.done_by, row.done_at = True, ctx.sender, ctx.now
+    return Reply([N_("Action **{id}** is done: {text}", id=row.short_id, text=row.text)])
+
+
+class ActionReminders:
+    """The owner of an open action is reminded once, on its due date."""
+
+    name = "action reminders"
+
+    def __init__(self, config: Config):
+        self.prefix = config.bot.command_prefixes[0]
+
+    def _pending(self):
+        return (Action.done.is_(False), Action.reminded_at.is_(None),
+                Action.remind_at.is_not(None))
+
+    def next_due(self, s: Session, now: datetime) -> datetime | None:
+        return s.scalar(select(func.min(Action.remind_at)).where(*self._pending()))
+
+    def run_due(self, s: Session, now: datetime, poster) -> int:
+        rows = s.execute(select(Action, Room).join(Room, Room.id == Action.room_id)
+                         .where(*self._pending(), Action.remind_at <= now).limit(500)).all()
+        for action, room in rows:
+            action.reminded_at = now
+            reply = Reply([N_("{owner}, your action **{id}** is due {day}: {text}",
+                              owner=Mention(action.owner), id=action.short_id,
+                              day=When(action.due, "date"), text=action.text)])
+            reply.add(N_("When it is done: {prefix}action done {id}.", prefix=self.prefix,
+                         id=action.short_id))
+            poster.post(s, room.matrix_id, reply, room.language, key=f"action:{action.id}:due",
+                        mentions=(action.owner,))
+        if rows:
+            log.info("%d action reminder(s) posted", len(rows))
+        return len(rows)
