@@ -57,6 +57,8 @@ class Bot:
         self.transport: Transport | None = None
         self._outbox_wake = asyncio.Event()
         self._fresh: list[Outbox] = []
+        self._stored = False  # rows queued in the database only (due work, poll answers)
+        self._marking: set[asyncio.Future] = set()
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
@@ -175,7 +177,7 @@ class Bot:
             return any(h(s, ev, now, self) for h in self.features.event_handlers)
 
         if self.features.event_handlers and await self.db.run(work):
-            self._outbox_wake.set()
+            self.wake_outbox()
             if self.scheduler:
                 self.scheduler.poke()
 
@@ -224,7 +226,7 @@ class Bot:
             return True
 
         if await self.db.run(note):
-            self._outbox_wake.set()
+            self.wake_outbox()
 
     def post(self, s: Session, room_id: str, message: Msg | Reply, language: str, *, key: str,
              mentions: tuple[str, ...] = ()) -> None:
@@ -238,6 +240,8 @@ class Bot:
         repo.enqueue(s, room_id, content, utcnow(), key=key, event_type=event_type, ref=ref)
 
     def wake_outbox(self) -> None:
+        """Rows were queued in the database only: the next batch reads them, in order."""
+        self._stored = True
         self._outbox_wake.set()
 
     # ---- outgoing ----------------------------------------------------------------------
@@ -245,11 +249,15 @@ class Bot:
         backoff = Backoff(base=0.5, cap=30)
         sent: set[int] = set()  # ids sent by this process, to skip a second pick-up
         while True:
-            if self._fresh:
+            if self._fresh and not self._stored:
                 rows, self._fresh = self._fresh, []
             else:
+                # fresh rows are committed too: one read gets them with the stored ones, in
+                # order, so a stream of command replies cannot hold back an outcome or reminder
+                self._stored, self._fresh = False, []
                 self._outbox_wake.clear()
                 rows = await self.db.run(repo.pending_outbox)
+                self._stored = self._stored or len(rows) >= 50  # more behind this page
                 if not rows:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._outbox_wake.wait(), 5)
@@ -279,8 +287,13 @@ class Bot:
                 sent.add(row.id)
                 if len(sent) > 10_000:
                     sent.clear()
-                await self.db.run(lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e,
-                                                                               utcnow()))
+                # marked in the background, so the next send need not wait for the database:
+                # a re-read skips the row through `sent`, and a resend after a crash carries
+                # the same transaction id, which the homeserver de-duplicates
+                marking = asyncio.ensure_future(self.db.run(
+                    lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e, utcnow())))
+                self._marking.add(marking)
+                marking.add_done_callback(self._marking.discard)
 
     async def _send_row(self, row: Outbox) -> str:
         content = dict(row.content)
