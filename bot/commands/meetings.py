@@ -142,18 +142,18 @@ def add(ctx: Context, day: date, at: time, title: str, duration: timedelta | Non
                       created_by=ctx.sender, created_at=ctx.now, cancelled=False,
                       last_end=series_end(series))
     ctx.session.add(meeting)
-    upcoming = next_occurrences(series, ctx.now, 3)
+    first = next_occurrences(series, ctx.now, 3)
     reply = Reply([N_("Meeting **{id}** scheduled: {title}.", id=meeting.short_id,
                       title=title)])
-    lines = [N_("When: {when}", when=When(upcoming[0].start, "weekday-datetime"))]
+    lines = [N_("When: {when}", when=When(first[0].start, "weekday-datetime"))]
     if series.rule:
         lines.append(N_("Repeats: {rule}", rule=rule_label(series.rule)))
         lines.append(N_("Next: {dates}", dates=Joined(
-            tuple(When(o.start, "date") for o in upcoming))))
+            tuple(When(o.start, "date") for o in first))))
     if place:
         lines.append(N_("Place: {place}", place=place))
     reply.add(Bullets(tuple(lines)))
-    if upcoming[0].start - timedelta(seconds=room.agenda_deadline) <= ctx.now:
+    if first[0].start - timedelta(seconds=room.agenda_deadline) <= ctx.now:
         reply.add(N_("Its agenda deadline has already passed: there will be no final agenda "
                      "post, and only coordinators can add items (marked late)."))
     reply.add(N_("Answer with {prefix}rsvp {id} yes|no|maybe.", prefix=ctx.prefix,
@@ -175,6 +175,7 @@ def upcoming(ctx: Context, limit: int) -> list[tuple[Meeting, Occurrence]]:
 
 
 def list_meetings(ctx: Context) -> Reply:
+    store.note_members(ctx.session, ctx.room, ctx.members, ctx.now)
     found = upcoming(ctx, LIST_LIMIT)
     if not found:
         return Reply([N_("No meetings to come. A coordinator can add one with "

@@ -95,16 +95,23 @@ def test_move_occurrence_and_one_off(chat):
 
 
 def test_dst_weekly_series_keeps_local_time(chat):
+    """A Sunday series across both DST Sundays of 2026 stays at 10:00 in Brussels."""
     chat.setup()
     chat.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-    chat.send(COORD, "!meeting add 2026-03-18 10:00 Weekly --repeat weekly")
+    chat.send(COORD, "!meeting add 2026-03-22 10:00 Weekly --repeat weekly")
     listing = chat.send(ALICE, "!meeting list")
-    for day in ("Wednesday 25 March 2026, 10:00", "Wednesday 1 April 2026, 10:00"):
+    for day in ("Sunday 22 March 2026, 10:00", "Sunday 29 March 2026, 10:00",
+                "Sunday 5 April 2026, 10:00"):
         assert day in listing
     chat.now = datetime(2026, 10, 10, 8, 0, tzinfo=UTC)
     listing = chat.send(ALICE, "!meeting list")
-    for day in ("Wednesday 21 October 2026, 10:00", "Wednesday 28 October 2026, 10:00"):
+    for day in ("Sunday 18 October 2026, 10:00", "Sunday 25 October 2026, 10:00",
+                "Sunday 1 November 2026, 10:00"):
         assert day in listing
+    chat.send("@chair:example.org", "!room set reminders 1h")
+    chat.now = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # 09:00 CET, an hour before
+    assert run_clock(chat, REMINDERS) == 1
+    assert "When: Sunday 25 October 2026, 10:00" in posted(chat, "Reminder:")[-1]
     ics = Calendar.from_ical(_ics_bytes(chat))
     master = ics.walk("VEVENT")[0]
     assert str(master["RRULE"].to_ical(), "ascii") == "FREQ=WEEKLY"
