@@ -63,7 +63,8 @@ def test_bad_input_changes_nothing(chat):
     assert "Observers can read but not act" in chat.send("@obs:example.org", "!agenda add X")
 
 
-def test_deadline_call_final_agenda_once_and_late_items(chat):
+def test_deadline_call_final_agenda_once_and_late_items(any_db_chat):
+    chat = any_db_chat
     chat.setup()
     chat.send(COORD, "!meeting add 2026-11-30 10:00 Taskforce")  # closes Sat 28th 10:00
     chat.send(ALICE, "!agenda add Radicalisation trends --minutes 20")
