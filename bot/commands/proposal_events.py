@@ -111,12 +111,15 @@ def _answer(content: dict) -> str | None:
 
 
 def _proposal_of_poll(s: Session, room_id: str, start_event_id: str) -> Proposal | None:
-    ref = s.scalar(select(Outbox.ref).where(Outbox.room_id == room_id,
-                                            Outbox.event_id == start_event_id))
-    if not ref or not ref.startswith("poll:"):
+    """The proposal of this room whose poll started with that event (found by poll ref)."""
+    room = repo.get_room(s, room_id)
+    if room is None:
         return None
-    p = s.get(Proposal, int(ref.removeprefix("poll:")))
-    return p if p is not None and p.room.matrix_id == room_id else None
+    ids = {f"poll:{i}": i for i in s.scalars(select(Proposal.id).where(
+        Proposal.room_id == room.id))}
+    ref = s.scalar(select(Outbox.ref).where(Outbox.ref.in_(ids),
+                                            Outbox.event_id == start_event_id)) if ids else None
+    return s.get(Proposal, ids[ref]) if ref else None
 
 
 def on_poll_response(s: Session, ev, now: datetime, poster, *, prefix: str = "!") -> bool:
