@@ -59,6 +59,7 @@ class Bot:
         self._fresh: list[Outbox] = []
         self._stored = False  # rows queued in the database only (due work, poll answers)
         self._marking: set[asyncio.Future] = set()
+        self._senders = asyncio.Semaphore(16)  # rooms sent to at once
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
@@ -262,9 +263,23 @@ class Bot:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._outbox_wake.wait(), 5)
                     continue
+            by_room: dict[str, list[Outbox]] = {}
             for row in rows:
-                if row.id in sent:
-                    continue
+                if row.id not in sent:
+                    by_room.setdefault(row.room_id, []).append(row)
+            # rooms in parallel, each room's messages in order
+            results = await asyncio.gather(*(self._send_room(batch, sent)
+                                             for batch in by_room.values()))
+            if all(results):
+                backoff.reset()
+            else:
+                self._stored = True  # what failed is re-read, in order, before anything newer
+                await asyncio.sleep(backoff.next())
+
+    async def _send_room(self, rows: list[Outbox], sent: set[int]) -> bool:
+        """Send one room's rows in order; False if a failure stopped them (retried later)."""
+        async with self._senders:
+            for row in rows:
                 try:
                     event_id = await self._send_row(row)
                 except SendFailed as exc:
@@ -273,17 +288,13 @@ class Bot:
                         await self.db.run(lambda s, r=row: repo.mark_sent(s, r.id, "", utcnow()))
                         continue
                     log.warning("sending message %d failed (%s); retrying", row.id, exc)
-                    await asyncio.sleep(backoff.next())
-                    break
+                    return False
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("homeserver unreachable while sending (%s)", type(exc).__name__)
-                    await asyncio.sleep(backoff.next())
-                    break
+                    return False
                 except Exception:
                     log.exception("sending message %d failed", row.id)
-                    await asyncio.sleep(backoff.next())
-                    break
-                backoff.reset()
+                    return False
                 sent.add(row.id)
                 if len(sent) > 10_000:
                     sent.clear()
@@ -294,6 +305,7 @@ class Bot:
                     lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e, utcnow())))
                 self._marking.add(marking)
                 marking.add_done_callback(self._marking.discard)
+        return True
 
     async def _send_row(self, row: Outbox) -> str:
         content = dict(row.content)

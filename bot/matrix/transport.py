@@ -99,6 +99,7 @@ class Transport:
         self._stop = asyncio.Event()
         self.last_sync: float = 0.0
         self.connected = False
+        self._keys_lock = asyncio.Lock()
         self.on_reconnect: Callable[[], None] = lambda: None
         self.synced_once = asyncio.Event()
         self.trust = DeviceTrust(client)
@@ -304,8 +305,11 @@ class Transport:
         `verified_only`: the room key goes only to devices their owners cross-signed, and to
         the device `also` (user, device id) for this one message, e.g. to tell it why it
         was refused."""
-        if verified_only:
-            await share_with_verified_only(self.client, self.trust, room_id, also=also)
+        async with self._keys_lock:  # key queries and room-key sharing: one at a time
+            if verified_only:
+                await share_with_verified_only(self.client, self.trust, room_id, also=also)
+            else:
+                await self._prepare_room_key(room_id)
         try:
             resp = await self.client.room_send(
                 room_id, event_type, content, tx_id=txn_id,
@@ -317,6 +321,23 @@ class Transport:
         if isinstance(resp, RoomSendResponse):
             return resp.event_id
         raise SendFailed(getattr(resp, "status_code", None), getattr(resp, "message", str(resp)))
+
+
+    async def _prepare_room_key(self, room_id: str) -> None:
+        """What room_send would do first (members, device keys, the room key), done here
+        under a lock so that sends to several rooms at once never race on it."""
+        c = self.client
+        room = c.rooms.get(room_id)
+        if room is None or not room.encrypted or c.olm is None:
+            return
+        if not room.members_synced:
+            await c.joined_members(room_id)
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.olm.should_share_group_session(room_id):
+            await c.share_group_session(
+                room_id, ignore_unverified_devices=self.config.matrix.unverified_devices
+                == "share")
 
 
 class SendFailed(Exception):
