@@ -167,10 +167,11 @@ class Transport:
         c = self.client
         if c.should_upload_keys:
             await c.keys_upload()
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.should_claim_keys:
-            await c.keys_claim(c.get_users_for_key_claiming())
+        async with self._keys_lock:  # shared with the senders' room-key preparation
+            if c.should_query_keys:
+                await c.keys_query()
+            if c.should_claim_keys:
+                await c.keys_claim(c.get_users_for_key_claiming())
         await c.send_to_device_messages()
 
     async def _handle_sync(self, resp: SyncResponse) -> None:
