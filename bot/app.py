@@ -15,15 +15,14 @@ from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import Config
 from bot.devices import for_sender_device, requires_verified, response_refusal, take_device
 from bot.features import Features
-from bot.i18n import Msg
 from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
 from bot.matrix.crosssigning import set_up_cross_signing
 from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
 from bot.ops import Metrics, OpsServer
-from bot.reply import Mention, Reply, render_reply
-from bot.scheduling import Scheduler
+from bot.reply import Mention, Reply, notice_content
+from bot.scheduling import OutboxPoster, Scheduler
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.models import Outbox
@@ -36,20 +35,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def notice_content(reply: Reply, language: str, *, reply_to: str | None = None,
-                   mentions: tuple[str, ...] = ()) -> dict:
-    """An `m.notice` with HTML and plain bodies, as a reply when `reply_to` is given."""
-    body, html = render_reply(reply, language)
-    content = {"msgtype": "m.notice", "body": body, "format": "org.matrix.custom.html",
-               "formatted_body": html,
-               "m.mentions": {"user_ids": sorted(set(mentions) | set(reply.mentions))}}
-    if reply_to:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-    return content
-
-
-class Bot:
+class Bot(OutboxPoster):
     def __init__(self, config: Config, *, client: AsyncClient | None = None):
+        super().__init__(utcnow)
         self.config = config
         self.db = Database(config.storage.database)
         self.dispatcher = Dispatcher(config)
@@ -228,17 +216,6 @@ class Bot:
 
         if await self.db.run(note):
             self.wake_outbox()
-
-    def post(self, s: Session, room_id: str, message: Msg | Reply, language: str, *, key: str,
-             mentions: tuple[str, ...] = ()) -> None:
-        """Queue a message of the bot's own (reminder, outcome) in the caller's transaction."""
-        reply = message if isinstance(message, Reply) else Reply([message])
-        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
-                     utcnow(), key=key)
-
-    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
-                event_type: str = "m.room.message", ref: str | None = None) -> None:
-        repo.enqueue(s, room_id, content, utcnow(), key=key, event_type=event_type, ref=ref)
 
     def wake_outbox(self) -> None:
         """Rows were queued in the database only: the next batch reads them, in order."""

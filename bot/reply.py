@@ -76,3 +76,15 @@ def render_reply(reply: Reply, language_setting: str) -> tuple[str, str]:
     plain = "\n\n———\n\n".join(plains)
     rich = "<hr/>".join(htmls)
     return neutralise_pings(plain), neutralise_pings(rich)
+
+
+def notice_content(reply: Reply, language: str, *, reply_to: str | None = None,
+                   mentions: tuple[str, ...] = ()) -> dict:
+    """An `m.notice` with HTML and plain bodies, as a reply when `reply_to` is given."""
+    body, html = render_reply(reply, language)
+    content = {"msgtype": "m.notice", "body": body, "format": "org.matrix.custom.html",
+               "formatted_body": html,
+               "m.mentions": {"user_ids": sorted(set(mentions) | set(reply.mentions))}}
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content

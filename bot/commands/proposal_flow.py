@@ -64,7 +64,7 @@ class CommandOut:
         self.ctx = ctx
 
     def notice(self, reply: Reply, *, key: str) -> None:
-        from bot.app import notice_content
+        from bot.reply import notice_content
 
         self.ctx.emit("m.room.message", notice_content(reply, self.ctx.room.language))
 

@@ -19,6 +19,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from bot.reply import Reply, notice_content
+from bot.storage import repo
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,25 @@ class Poster(Protocol):
 
     def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
                 event_type: str = "m.room.message", ref: str | None = None) -> None: ...
+
+
+class OutboxPoster:
+    """The Poster of the running bot (and of tests): messages go to the outbox, stamped by
+    `clock`, in the caller's transaction."""
+
+    def __init__(self, clock: Callable[[], datetime]):
+        self.clock = clock
+
+    def post(self, s: Session, room_id: str, message, language: str, *, key: str,
+             mentions: tuple[str, ...] = ()) -> None:
+        reply = message if isinstance(message, Reply) else Reply([message])
+        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
+                     self.clock(), key=key)
+
+    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
+                event_type: str = "m.room.message", ref: str | None = None) -> None:
+        repo.enqueue(s, room_id, content, self.clock(), key=key, event_type=event_type,
+                     ref=ref)
 
 
 class DueWork(Protocol):

@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import notice_content
 from bot.commands.proposal_events import ProposalClock, on_poll_response
 from bot.matrix.transport import RoomEvent
-from bot.reply import Reply
+from bot.scheduling import OutboxPoster
 from bot.storage import repo
 from bot.storage.models import Outbox
 from bot.storage.proposals import AuditEntry, Proposal, VoteRecord
@@ -23,19 +22,9 @@ POLL_END = "org.matrix.msc3381.poll.end"
 _events = itertools.count(1)
 
 
-class Poster:
-    """What the running bot gives due work and event handlers: queue in the outbox."""
-
-    def __init__(self, chat):
-        self.chat = chat
-
-    def post(self, s, room_id, message, language, *, key, mentions=()):
-        reply = message if isinstance(message, Reply) else Reply([message])
-        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
-                     self.chat.now, key=key)
-
-    def enqueue(self, s, room_id, content, *, key, event_type="m.room.message", ref=None):
-        repo.enqueue(s, room_id, content, self.chat.now, key=key, event_type=event_type, ref=ref)
+def Poster(chat):  # noqa: N802 - reads as the class it stands for
+    """The running bot's poster, on the test's clock."""
+    return OutboxPoster(lambda: chat.now)
 
 
 @pytest.fixture
