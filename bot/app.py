@@ -224,6 +224,8 @@ class Bot(OutboxPoster):
 
     # ---- outgoing ----------------------------------------------------------------------
     async def _outbox_loop(self) -> None:
+        # nio knows the rooms (and their members' devices) only after the first sync
+        await self.transport.synced_once.wait()
         backoff = Backoff(base=0.5, cap=30)
         sent: set[int] = set()  # ids sent by this process, to skip a second pick-up
         while True:

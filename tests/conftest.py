@@ -75,3 +75,13 @@ async def make_client(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Ma
                 await client.close()
             except Exception:
                 log.exception("closing %r failed", client)
+
+
+@pytest.fixture(autouse=True)
+def _no_bot_outlives_its_test():
+    """A test that fails half-way must not leave its bot running into the next tests."""
+    yield
+    from tests.support.bot import BotProcess
+
+    for bot in list(BotProcess.live):
+        bot.kill()

@@ -98,8 +98,12 @@ class Dispatcher:
     def handle(self, s: Session, inc: Incoming, now: datetime) -> Outcome | None:
         """What to answer, or None when the message is deliberately ignored."""
         split = self.split_prefix(inc.body)
-        if split is None or inc.sender not in inc.members:
-            return None  # only members of the room act in it
+        if split is None:
+            return None
+        if inc.sender not in inc.members:  # only members of the room act in it
+            log.info("ignoring %s in %s: %s is not a joined member (%d known)", inc.event_id,
+                     inc.room_id, inc.sender, len(inc.members))
+            return None
         prefix, rest = split
         room = repo.get_room(s, inc.room_id)
         language = room.language if room else self.config.bot.language

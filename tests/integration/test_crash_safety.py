@@ -76,10 +76,20 @@ async def test_kills_during_a_vote_storm_lose_nothing(synapse, make_client, tmp_
         if HEAVY and cycle % 4 == 3:
             await asyncio.sleep(rng.uniform(5, 15))  # let reminders fall due between kills
 
-    for event_id in sent:  # every vote is answered, once
-        await chair.wait_for_message(
-            room, lambda e, i=event_id: e.source["content"].get("m.relates_to", {}).get(
-                "m.in_reply_to", {}).get("event_id") == i, sender=bot.user_id, timeout=60)
+    async def all_answered() -> None:
+        for event_id in sent:
+            await chair.wait_for_message(
+                room, lambda e, i=event_id: e.source["content"].get("m.relates_to", {}).get(
+                    "m.in_reply_to", {}).get("event_id") == i, sender=bot.user_id, timeout=60)
+
+    try:  # every vote is answered, once
+        await asyncio.wait_for(all_answered(), 90)
+    except (TimeoutError, AssertionError):
+        missing = [e for e in sent if not replies_to(chair, room, e, bot.user_id)]
+        log = bot.log()
+        raise AssertionError(f"votes never answered: {missing}; in the bot's log: "
+                             f"{[m for m in missing if m in log]}; undecryptable by the chair: "
+                             f"{len(chair.undecryptable(room))}") from None
     answered_twice = [e for e in sent if len(replies_to(chair, room, e, bot.user_id)) != 1]
     assert not answered_twice
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.devserver import LocalSynapse
 
 
 class BotProcess:
+    live: weakref.WeakSet[BotProcess] = weakref.WeakSet()  # stopped after each test
     def __init__(self, hs: LocalSynapse, workdir: Path, *, bot: dict[str, Any] | None = None,
                  database: str | None = None, localpart: str | None = None,
                  log_level: str = "INFO"):
@@ -55,6 +57,7 @@ class BotProcess:
     def start(self) -> BotProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        BotProcess.live.add(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path),
              "--log-level", self.log_level],

@@ -103,3 +103,18 @@ def test_a_failed_unit_of_work_leaves_nothing(db):
     with pytest.raises(RuntimeError):
         db.call(half)
     assert db.call(lambda s: s.scalar(select(Room))) is None
+
+
+def test_a_claimed_event_and_its_reply_are_one_transaction(db):
+    """The claim is made in a savepoint; it must not be committed on its own."""
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+
+    def claim_then_fail(s):
+        assert repo.claim_event(s, "$e", "!a", now)
+        repo.enqueue(s, "!a", {"body": "reply"}, now, key="reply:$e")
+        raise RuntimeError("killed before the commit")
+
+    with pytest.raises(RuntimeError):
+        db.call(claim_then_fail)
+    assert db.call(lambda s: repo.claim_event(s, "$e", "!a", now)) is True
+    assert db.call(repo.pending_outbox) == []
