@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from bot.core.durations import DurationError, parse_duration
+from bot.core.recurrence import RecurrenceError, check_zone
 
 ROOM_KINDS = ("csil-r", "tfl", "tfn", "workgroup", "platform")
 LANGUAGES = ("fr", "nl", "en", "fr+nl")
@@ -206,8 +206,8 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
         r.problems.append(f"bot.language: must be one of {', '.join(LANGUAGES)}")
     timezone = r.get(b, "timezone", str, "Europe/Brussels")
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        check_zone(timezone)
+    except RecurrenceError:
         r.problems.append(f"bot.timezone: {timezone!r} is not an IANA time zone")
     servers = r.str_list(b, "allowed_servers", ())
     for srv in servers:

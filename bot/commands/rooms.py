@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from bot.commands.converters import Choice, Duration, Text, UserId
 from bot.commands.framework import (
     ROLE_LABELS,
@@ -18,6 +16,7 @@ from bot.commands.framework import (
 )
 from bot.config import LANGUAGES, ROOM_KINDS
 from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.recurrence import RecurrenceError, check_zone
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
 from bot.storage import repo
@@ -55,8 +54,8 @@ class TimeZone(Converter):
 
     def convert(self, text: str, ctx: Context) -> str:
         try:
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+            check_zone(text)
+        except RecurrenceError:
             raise UserError(N_("{value} is not an IANA time zone such as Europe/Brussels.",
                                value=text)) from None
         return text

@@ -64,3 +64,11 @@ def test_unknown_command_and_quotes(any_db_chat):
     chat.setup()
     assert "Unknown command !frobnicate" in chat.send("@bob:example.org", "!frobnicate")
     assert "quotation mark is not closed" in chat.send("@bob:example.org", '!service "x')
+
+
+def test_absurd_time_zone_names_are_refused_not_crashed(chat):
+    chat.setup()
+    for name in ("0" * 500, "../../etc/passwd", "Europe/", "\x00"):
+        text = chat.send("@chair:example.org", f'!room set timezone "{name}"')
+        assert "is not an IANA time zone" in text or "cannot be empty" in text, name
+    assert "Time zone: Europe/Brussels" in chat.send("@bob:example.org", "!room info")
