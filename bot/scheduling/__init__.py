@@ -86,6 +86,7 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "misfire_grace_time": 3600, "max_instances": 3})
         self._lock = asyncio.Lock()
+        self._again = False
 
     def start(self) -> None:
         """Start after login; catches up at once with whatever fell due while down."""
@@ -100,6 +101,9 @@ class Scheduler:
 
     def poke(self) -> None:
         """Something changed (a meeting added, a vote cast): recompute now."""
+        if self._lock.locked():
+            self._again = True  # the running tick goes round once more
+            return
         self._aps.add_job(_wake, DateTrigger(self.clock()), args=[self], id="now",
                           replace_existing=True)
 
@@ -107,23 +111,34 @@ class Scheduler:
         if not self.ready():
             log.debug("homeserver out of reach: due work waits")
             return
+        if self._lock.locked():
+            # a wake-up while a tick runs is not lost: that tick goes round once more, so a
+            # burst of commands costs a tick or two, not one each
+            self._again = True
+            return
         async with self._lock:
-            dues: list[datetime] = []
-            for work in self.works:
-                try:
-                    done, due = await self.db.run(lambda s, w=work: self._step(s, w))
-                except Exception:
-                    log.exception("due work %s failed; retried at the next wake-up", work.name)
-                    continue
-                if due is not None:
-                    dues.append(due)
-                if done:
-                    log.info("%s: %d item(s) done", work.name, done)
-                    self.on_sent()
-            if dues:
-                when = max(min(dues), self.clock() + timedelta(milliseconds=5))
-                self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
-                                  replace_existing=True)
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._round()
+
+    async def _round(self) -> None:
+        dues: list[datetime] = []
+        for work in self.works:
+            try:
+                done, due = await self.db.run(lambda s, w=work: self._step(s, w))
+            except Exception:
+                log.exception("due work %s failed; retried at the next wake-up", work.name)
+                continue
+            if due is not None:
+                dues.append(due)
+            if done:
+                log.info("%s: %d item(s) done", work.name, done)
+                self.on_sent()
+        if dues:
+            when = max(min(dues), self.clock() + timedelta(milliseconds=5))
+            self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
+                              replace_existing=True)
 
     def _step(self, s: Session, work: DueWork) -> tuple[int, datetime | None]:
         """Run `work` only if something of it is due (a wake-up is cheap), then say when
