@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.devserver import LocalSynapse  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient  # noqa: E402
+from tests.support.client import TestClient, is_reply_to  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -39,8 +39,7 @@ async def round_trip(client: TestClient, room: str, bot_id: str, body: str) -> f
                                              ignore_unverified_devices=True)
     sent = getattr(event_id, "event_id", None)
     await client.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == sent, sender=bot_id, since=since,
+        room, is_reply_to(sent), sender=bot_id, since=since,
         msgtypes=("m.notice",), timeout=30)
     return (time.perf_counter() - start) * 1000
 

@@ -33,7 +33,7 @@ from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import Outbox  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient  # noqa: E402
+from tests.support.client import TestClient, is_reply_to  # noqa: E402
 
 SERVICES = ["Police", "OCAM", "Parquet", "VSSE", "SGRS", "Prévention"]
 
@@ -124,8 +124,7 @@ async def median_round_trip(client: TestClient, room: str, bot_id: str, rounds: 
                                              {"msgtype": "m.text", "body": "!meeting list"},
                                              ignore_unverified_devices=True)
         await client.wait_for_message(
-            room, lambda e, r=resp: e.source["content"].get("m.relates_to", {}).get(
-                "m.in_reply_to", {}).get("event_id") == r.event_id, sender=bot_id, since=since,
+            room, is_reply_to(resp.event_id), sender=bot_id, since=since,
             msgtypes=("m.notice",), timeout=60)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times[3:])  # the first three warm up key sharing

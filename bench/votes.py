@@ -37,7 +37,7 @@ from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.proposals import VoteRecord  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient  # noqa: E402
+from tests.support.client import TestClient, is_reply_to  # noqa: E402
 
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_RESPONSE = "org.matrix.msc3381.poll.response"
@@ -52,8 +52,7 @@ async def command(chair: TestClient, room: str, bot_id: str, text: str) -> str:
     resp = await chair.client.room_send(room, "m.room.message", {"msgtype": "m.text",
                                                                  "body": text},
                                         ignore_unverified_devices=True)
-    await chair.wait_for_message(room, lambda e: e.source["content"].get(
-        "m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == resp.event_id,
+    await chair.wait_for_message(room, is_reply_to(resp.event_id),
         sender=bot_id, timeout=60)
     return resp.event_id
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.test_foundation import ask, replies_to
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 HEAVY = os.environ.get("COORDBOT_HEAVY") == "1"
@@ -79,8 +80,7 @@ async def test_kills_during_a_vote_storm_lose_nothing(synapse, make_client, tmp_
     async def all_answered() -> None:
         for event_id in sent:
             await chair.wait_for_message(
-                room, lambda e, i=event_id: e.source["content"].get("m.relates_to", {}).get(
-                    "m.in_reply_to", {}).get("event_id") == i, sender=bot.user_id, timeout=60)
+                room, is_reply_to(event_id), sender=bot.user_id, timeout=60)
 
     try:  # every vote is answered, once
         await asyncio.wait_for(all_answered(), 90)

@@ -9,6 +9,7 @@ import pytest
 from bot.matrix.crosssigning import query_keys
 from bot.matrix.signing import SigningKey, decode_recovery_key
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to
 from tests.support.crosssigning import chain_of, cross_sign
 
 pytestmark = pytest.mark.integration
@@ -54,14 +55,9 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     bot.stop()
 
 
-def reply_to(event_id):
-    return lambda e: e.source["content"].get("m.relates_to", {}).get(
-        "m.in_reply_to", {}).get("event_id") == event_id
-
-
 async def ask(client, room, bot, text):
     event_id = await client.send_text(room, text)
-    return await client.wait_for_message(room, reply_to(event_id), sender=bot.user_id,
+    return await client.wait_for_message(room, is_reply_to(event_id), sender=bot.user_id,
                                          msgtypes=("m.notice",))
 
 
@@ -107,7 +103,7 @@ async def test_taskforce_accepts_commands_only_from_cross_signed_devices(
         "m.relates_to": {"rel_type": "m.reference", "event_id": poll.event_id},
         "org.matrix.msc3381.poll.response": {"answers": ["agree"]},
     }, event_type="org.matrix.msc3381.poll.response")
-    not_counted = await alice.wait_for_message(room, reply_to(answer), sender=bot.user_id)
+    not_counted = await alice.wait_for_message(room, is_reply_to(answer), sender=bot.user_id)
     assert "your answer was not counted" in not_counted.body
     status = await ask(carol, room, bot, "!proposal P1")
     assert "Police: " + alice.user_id in status.body.split("Still to vote:")[1]

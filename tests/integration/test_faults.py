@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from tests.dbs import POSTGRES, postgres_problem
 from tests.integration.test_foundation import ask, replies_to
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +59,7 @@ async def test_database_outage_loses_nothing_and_answers_once(synapse, make_clie
     with admin.connect() as conn:
         conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
     reply = await alice.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == during, sender=bot.user_id, timeout=60)
+        room, is_reply_to(during), sender=bot.user_id, timeout=60)
     assert "Plateforme" in reply.body
     await ask(alice, room, bot, "!services")
     assert len(replies_to(alice, room, during, bot.user_id)) == 1
@@ -118,8 +118,7 @@ async def test_reminder_due_during_a_homeserver_outage_is_sent_once_after(synaps
         room, lambda e: "Reminder:" in e.body and "Outage check" in e.body,
         sender=bot.user_id, timeout=120)
     await alice.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == during, sender=bot.user_id, timeout=120)
+        room, is_reply_to(during), sender=bot.user_id, timeout=120)
     await bot.wait_log("homeserver reachable again")
     await asyncio.sleep(3)
     reminders = [e for e in alice.messages(room) if e.sender == bot.user_id and

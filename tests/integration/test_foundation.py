@@ -5,22 +5,21 @@ from __future__ import annotations
 import pytest
 
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to, replied_to
 
 pytestmark = pytest.mark.integration
 
 
 def replies_to(client, room_id, event_id, bot_id):
     return [ev for ev in client.messages(room_id) if ev.sender == bot_id and
-            ev.source["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
-            .get("event_id") == event_id]
+            replied_to(ev) == event_id]
 
 
 async def ask(client, room_id, bot, text, timeout=30):
     """Send a command, return the bot's decrypted reply to it (an m.notice)."""
     event_id = await client.send_text(room_id, text)
     ev = await client.wait_for_message(
-        room_id, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == event_id,
+        room_id, is_reply_to(event_id),
         sender=bot.user_id, msgtypes=("m.notice",), timeout=timeout)
     return ev, event_id
 
@@ -55,8 +54,7 @@ async def test_bot_lives_in_encrypted_room_across_restarts(synapse, make_client,
     await bot.ready()
     assert bot.device_id == device
     await alice.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == missed, sender=bot.user_id)
+        room, is_reply_to(missed), sender=bot.user_id)
     after, _ = await ask(alice, room, bot, "!room info")
     assert "TFL Brussels" in after.body
     for event_id in (help_event, setup_event, missed):
@@ -101,8 +99,7 @@ async def test_undecryptable_message_is_reported_to_its_sender(synapse, make_cli
     resp = await alice.client._send(RoomSendResponse, method, path, data,
                                     response_data=(room,))
     notice = await alice.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == resp.event_id, sender=bot.user_id)
+        room, is_reply_to(resp.event_id), sender=bot.user_id)
     assert "could not decrypt your message" in notice.body and alice.user_id in notice.body
     await bot.wait_log("cannot decrypt")
     bot.stop()

@@ -12,6 +12,7 @@ from nio import DownloadError
 from nio.crypto.attachments import decrypt_attachment
 
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to, replied_to
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +21,7 @@ async def ask(client, room_id, bot, text, timeout=30):
     """Send a command, return the bot's decrypted reply to it."""
     event_id = await client.send_text(room_id, text)
     return await client.wait_for_message(
-        room_id, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == event_id,
+        room_id, is_reply_to(event_id),
         sender=bot.user_id, msgtypes=("m.notice",), timeout=timeout)
 
 
@@ -84,8 +84,7 @@ async def test_ics_file_downloads_decrypts_and_parses(synapse, make_client, tmp_
     request = await alice.send_text(room, "!meeting ics M1")
     file_event = await alice.wait_for_message(
         room, lambda e: e.source["content"].get("msgtype") == "m.file"
-        and e.source["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
-        .get("event_id") == request, sender=bot.user_id, msgtypes=None)
+        and replied_to(e) == request, sender=bot.user_id, msgtypes=None)
     content = file_event.source["content"]
     assert content["body"] == "meeting-M1.ics" and "url" not in content  # encrypted file
     secret = content["file"]

@@ -14,6 +14,7 @@ import pytest
 from tests.dbs import database_url
 from tests.integration.test_foundation import ask
 from tests.support.bot import BotProcess
+from tests.support.client import replied_to
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +69,7 @@ async def test_standby_takes_over_when_the_active_instance_is_killed(synapse, ma
         assert "TFL Liège" in info.body
         assert active.device_id == device  # no second device
         replies = [e for e in alice.messages(room) if e.sender == active.user_id and
-                   e.source["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
-                   .get("event_id") == setup_event]
+                   replied_to(e) == setup_event]
         assert len(replies) == 1
         status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port_b}/healthz")
         assert status == 200 and json.loads(body)["role"] == "active"

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from bot.storage.db import Database
 from bot.storage.proposals import Proposal
 from tests.support.bot import BotProcess
+from tests.support.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +31,7 @@ async def ask(client, room, bot, text):
     """Send a command; return the plain text of the bot's reply to it."""
     event_id = await client.send_text(room, text)
     ev = await client.wait_for_message(
-        room, lambda e: e.source["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == event_id,
+        room, is_reply_to(event_id),
         sender=bot.user_id, msgtypes=("m.notice",))
     return ev.body
 

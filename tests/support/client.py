@@ -91,6 +91,17 @@ def msgtype_of(event: Event) -> str | None:
     return content.get("msgtype") if isinstance(content, dict) else None
 
 
+def replied_to(event: Event) -> str | None:
+    """The event id a message replies to (`m.in_reply_to`), if any."""
+    relates = event.source.get("content", {}).get("m.relates_to", {})
+    return relates.get("m.in_reply_to", {}).get("event_id")
+
+
+def is_reply_to(event_id: str) -> Callable[[Event], bool]:
+    """A `wait_for_message` predicate: the message replies to `event_id`."""
+    return lambda event: replied_to(event) == event_id
+
+
 def describe(event: Event) -> str:
     body = getattr(event, "body", None)
     kind = msgtype_of(event) or event.source.get("type", type(event).__name__)
