@@ -111,17 +111,12 @@ def format_when(w: When, lang: str) -> str:
 def render(value: Any, lang: str, *, as_html: bool) -> str:
     """Render a Msg (or a plain value) in one language, as plain text or as HTML."""
     if isinstance(value, Msg):
-        template = translate(value, lang)
-        if as_html:
-            template = _BOLD.sub(r"<strong>\1</strong>", html.escape(template, quote=False))
-        else:
-            template = _BOLD.sub(r"\1", template)
         params = {k: render(v, lang, as_html=as_html) for k, v in value.params.items()}
         try:
-            return template.format(**params)
+            return _markup(translate(value, lang), as_html).format(**params)
         except (KeyError, IndexError, ValueError):
             # A broken translation must not hide the message: fall back to English.
-            return render_english_fallback(value, params, as_html)
+            return _markup(translate(value, "en"), as_html).format(**params)
     if hasattr(value, "__render__"):
         return value.__render__(lang, as_html)
     if isinstance(value, When):
@@ -133,10 +128,11 @@ def render(value: Any, lang: str, *, as_html: bool) -> str:
     return html.escape(text, quote=False) if as_html else text
 
 
-def render_english_fallback(msg: Msg, params: dict[str, str], as_html: bool) -> str:
-    template = msg.msgid if not isinstance(msg, Plural) or msg.params["n"] == 1 else msg.plural
-    template = html.escape(template, quote=False) if as_html else template
-    return _BOLD.sub(r"<strong>\1</strong>" if as_html else r"\1", template).format(**params)
+def _markup(template: str, as_html: bool) -> str:
+    """The template's own `**bold**`, as HTML (the template escaped first) or dropped."""
+    if as_html:
+        return _BOLD.sub(r"<strong>\1</strong>", html.escape(template, quote=False))
+    return _BOLD.sub(r"\1", template)
 
 
 def neutralise_pings(text: str) -> str:

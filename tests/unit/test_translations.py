@@ -231,3 +231,13 @@ def test_check_command_exit_code(capsys):
     assert cat.main(["check"]) == (0 if complete else 1)
     assert ("catalogs complete" in capsys.readouterr().out) == complete
     assert cat.main(["bogus"]) == 2
+
+
+def test_a_broken_translation_falls_back_to_english(monkeypatch):
+    import bot.i18n as i18n
+
+    msg = i18n.Msg("**{id}** is open", id="<P1>")
+    monkeypatch.setattr(i18n, "translate",
+                        lambda m, lang: "**{oops}** est ouvert" if lang == "fr" else m.msgid)
+    assert i18n.render(msg, "fr", as_html=False) == "<P1> is open"
+    assert i18n.render(msg, "fr", as_html=True) == "<strong>&lt;P1&gt;</strong> is open"
