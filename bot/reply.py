@@ -44,7 +44,6 @@ class Reply:
     blocks: list[Any] = field(default_factory=list)
     mentions: tuple[str, ...] = ()
     attachment: Attachment | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a poll to start
 
     def add(self, *blocks: Any) -> Reply:
         self.blocks.extend(blocks)

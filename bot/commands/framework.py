@@ -140,7 +140,6 @@ class Context:
     event_id: str
     prefix: str
     registry: Registry
-    extra: dict[str, Any] = field(default_factory=dict)
     emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
 
     def emit(self, event_type: str, content: dict, ref: str | None = None) -> None:

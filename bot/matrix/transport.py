@@ -280,9 +280,6 @@ class Transport:
             return None, False  # sent in the clear: no device vouches for it
         return await self.trust.sender(ev.sender, *keys)
 
-    def pending_undecryptable(self) -> int:
-        return len(self._pending)
-
     # ---- permissions -----------------------------------------------------------------
     async def power_of(self, room_id: str, user_id: str) -> int:
         room = self.client.rooms.get(room_id)

@@ -120,12 +120,6 @@ def mark_sent(s: Session, outbox_id: int, event_id: str, now: datetime) -> None:
     s.execute(update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, event_id=event_id))
 
 
-def mark_attempt(s: Session, outbox_id: int) -> int:
-    row = s.get(Outbox, outbox_id)
-    row.attempts += 1
-    return row.attempts
-
-
 def sent_event_id(s: Session, ref: str) -> str | None:
     return s.scalar(select(Outbox.event_id).where(Outbox.ref == ref,
                                                   Outbox.event_id.is_not(None)))
