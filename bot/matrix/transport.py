@@ -21,9 +21,11 @@ from nio import (
     InviteMemberEvent,
     JoinError,
     MegolmEvent,
+    MessageDirection,
     RoomCreateEvent,
     RoomGetStateResponse,
     RoomMemberEvent,
+    RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
     SyncError,
@@ -39,6 +41,7 @@ from bot.storage.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
+MAX_GAP = 2000  # events fetched to fill one room's gap between two syncs
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
     "room": {
@@ -120,7 +123,7 @@ class Transport:
                 if isinstance(resp, SyncError):
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
                 answered = time.monotonic()
-                await self._handle_sync(resp)
+                await self._handle_sync(resp, since=token)
                 token = resp.next_batch
                 await self.save_token(token)
                 self.last_sync = time.monotonic()
@@ -174,20 +177,48 @@ class Transport:
                 await c.keys_claim(c.get_users_for_key_claiming())
         await c.send_to_device_messages()
 
-    async def _handle_sync(self, resp: SyncResponse) -> None:
+    async def _handle_sync(self, resp: SyncResponse, since: str | None = None) -> None:
         self.trust.forget(resp.device_list.changed + resp.device_list.left)
         for room_id, info in resp.rooms.invite.items():
             await self._handle_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
-            for ev in list(info.state) + list(info.timeline.events):
+            timeline = list(info.timeline.events)
+            if info.timeline.limited and since:
+                # more happened than one sync returns: read the rest, or votes would be lost
+                timeline = await self._gap(room_id, info.timeline.prev_batch, since) + timeline
+            for ev in list(info.state) + timeline:
                 if isinstance(ev, RoomCreateEvent):
                     self._creators[room_id] = _creators_of(ev.source)
                 elif isinstance(ev, RoomMemberEvent) and ev.membership == "join" and \
                         ev.prev_membership != "join" and ev.state_key != self.client.user_id:
                     self._new_member(room_id, ev.state_key)
-            for ev in info.timeline.events:
+            for ev in timeline:
                 await self._dispatch(room_id, ev)
         await self._retry_undecryptable()
+
+    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list:
+        """The events of a room between the last sync (`since`) and this sync's timeline
+        (which starts at `prev_batch`), oldest first."""
+        events: list = []
+        start = prev_batch
+        while len(events) < MAX_GAP:
+            resp = await self.client.room_messages(room_id, start=start, end=since,
+                                                   direction=MessageDirection.back, limit=100)
+            if not isinstance(resp, RoomMessagesResponse):
+                raise ConnectionError(f"reading the gap in {room_id} failed: {resp}")
+            events.extend(resp.chunk)
+            if not resp.chunk or not resp.end or resp.end == start:
+                break
+            start = resp.end
+        else:
+            log.warning("more than %d events in %s since the last sync; the oldest are not "
+                        "read", MAX_GAP, room_id)
+        log.info("read %d events between two syncs in %s", len(events), room_id)
+        for ev in events:
+            if getattr(ev, "room_id", None) is None:
+                with contextlib.suppress(AttributeError):
+                    ev.room_id = room_id
+        return events[::-1]
 
     def _new_member(self, room_id: str, user_id: str) -> None:
         """A member joined: fetch their devices and start a new room key, so that the next

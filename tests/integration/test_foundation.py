@@ -48,8 +48,11 @@ async def test_bot_lives_in_encrypted_room_across_restarts(synapse, make_client,
 
     device = bot.device_id
     bot.stop()
-    # a command sent while the bot is down is answered when it is back
+    # a command sent while the bot is down is answered when it is back, even with more
+    # talk after it than one sync returns
     missed = await alice.send_text(room, "!services")
+    for n in range(60):
+        await bob.send_text(room, f"talk {n}")
     bot.start()
     await bot.ready()
     assert bot.device_id == device
@@ -59,7 +62,9 @@ async def test_bot_lives_in_encrypted_room_across_restarts(synapse, make_client,
     assert "TFL Brussels" in after.body
     for event_id in (help_event, setup_event, missed):
         assert len(replies_to(alice, room, event_id, bot.user_id)) == 1
-    assert "logged in as" not in bot.new_log()  # restored, not a new login
+    log_text = bot.new_log()
+    assert "logged in as" not in log_text  # restored, not a new login
+    assert "events between two syncs" in log_text
     bot.stop()
 
 

@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: Long-poll timeout of the background sync, in milliseconds.
 SYNC_TIMEOUT_MS = 10_000
+# the default timeline limit (10) leaves gaps in a busy room; tests must see every message
+SYNC_FILTER = {"room": {"timeline": {"limit": 500}}}
 
 MEGOLM = "m.megolm.v1.aes-sha2"
 
@@ -226,7 +228,7 @@ class TestClient:
     async def _sync_loop(self) -> None:
         while not self._closed:
             try:
-                await self.client.sync_forever(timeout=SYNC_TIMEOUT_MS)
+                await self.client.sync_forever(timeout=SYNC_TIMEOUT_MS, sync_filter=SYNC_FILTER)
                 return
             except asyncio.CancelledError:
                 raise
