@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 from nio import AsyncClient, UploadResponse
 from sqlalchemy.orm import Session
 
@@ -19,8 +17,9 @@ from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
 from bot.matrix.crosssigning import set_up_cross_signing
 from bot.matrix.session import new_client, sign_in
-from bot.matrix.transport import Backoff, RoomEvent, SendFailed, Transport
+from bot.matrix.transport import RoomEvent, SendFailed, Transport
 from bot.ops import Metrics, OpsServer
+from bot.outbox import OutboxSender
 from bot.reply import Mention, Reply, notice_content
 from bot.scheduling import OutboxPoster, Scheduler
 from bot.storage import repo
@@ -43,11 +42,7 @@ class Bot(OutboxPoster):
         self.dispatcher = Dispatcher(config)
         self.client = client
         self.transport: Transport | None = None
-        self._outbox_wake = asyncio.Event()
-        self._fresh: list[Outbox] = []
-        self._stored = False  # rows queued in the database only (due work, poll answers)
-        self._marking: set[asyncio.Future] = set()
-        self._senders = asyncio.Semaphore(16)  # rooms sent to at once
+        self.outbox: OutboxSender | None = None
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
@@ -69,7 +64,9 @@ class Bot(OutboxPoster):
             self.config, self.client, on_event=self.on_event,
             on_undecryptable=self.on_undecryptable, load_token=self._load_token,
             save_token=self._save_token)
-        self._tasks = [asyncio.create_task(self._outbox_loop(), name="outbox"),
+        self.outbox = OutboxSender(self.db, self._send_row, utcnow,
+                                   ready=self.transport.synced_once)
+        self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
         self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,
                                    on_sent=self.wake_outbox,
@@ -115,6 +112,9 @@ class Bot(OutboxPoster):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.outbox:
+            await self.outbox.close()
+            self.outbox = None
         if self.client:
             await self.client.close()
             self.client = None
@@ -145,8 +145,7 @@ class Bot(OutboxPoster):
         too_old = now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds)
         queued = await self.db.run(lambda s: self._command(s, ev, sent_at, now, too_old))
         if queued:
-            self._fresh.extend(queued)  # sent at once, without reading them back
-            self._outbox_wake.set()
+            self.outbox.add(queued)  # sent at once, without reading them back
             if self.scheduler:
                 self.scheduler.poke()
 
@@ -186,11 +185,13 @@ class Bot(OutboxPoster):
         if out is None:
             return []
         reply = out.reply
+        # a reply that comes with an outcome goes ahead of waiting messages, and before it
         rows = [repo.enqueue(s, ev.room_id, for_sender_device(notice_content(
-            reply, out.language, reply_to=ev.event_id), ev), now, key=f"reply:{ev.event_id}")]
+            reply, out.language, reply_to=ev.event_id), ev), now, key=f"reply:{ev.event_id}",
+            urgent=out.urgent)]
         for n, (event_type, content, ref) in enumerate(out.emitted):
             rows.append(repo.enqueue(s, ev.room_id, content, now, key=f"emit:{ev.event_id}:{n}",
-                                     event_type=event_type, ref=ref))
+                                     event_type=event_type, ref=ref, urgent=out.urgent))
         if reply.attachment is not None:
             a = reply.attachment
             rows.append(repo.enqueue(s, ev.room_id, {
@@ -218,74 +219,11 @@ class Bot(OutboxPoster):
             self.wake_outbox()
 
     def wake_outbox(self) -> None:
-        """Rows were queued in the database only: the next batch reads them, in order."""
-        self._stored = True
-        self._outbox_wake.set()
+        """Rows were queued in the database only: the sender reads them."""
+        if self.outbox:
+            self.outbox.wake()
 
     # ---- outgoing ----------------------------------------------------------------------
-    async def _outbox_loop(self) -> None:
-        # nio knows the rooms (and their members' devices) only after the first sync
-        await self.transport.synced_once.wait()
-        backoff = Backoff(base=0.5, cap=30)
-        sent: set[int] = set()  # ids sent by this process, to skip a second pick-up
-        while True:
-            if self._fresh and not self._stored:
-                rows, self._fresh = self._fresh, []
-            else:
-                # fresh rows are committed too: one read gets them with the stored ones, in
-                # order, so a stream of command replies cannot hold back an outcome or reminder
-                self._stored, self._fresh = False, []
-                self._outbox_wake.clear()
-                rows = await self.db.run(repo.pending_outbox)
-                self._stored = self._stored or len(rows) >= 50  # more behind this page
-                if not rows:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._outbox_wake.wait(), 5)
-                    continue
-            by_room: dict[str, list[Outbox]] = {}
-            for row in rows:
-                if row.id not in sent:
-                    by_room.setdefault(row.room_id, []).append(row)
-            # rooms in parallel, each room's messages in order
-            results = await asyncio.gather(*(self._send_room(batch, sent)
-                                             for batch in by_room.values()))
-            if all(results):
-                backoff.reset()
-            else:
-                self._stored = True  # what failed is re-read, in order, before anything newer
-                await asyncio.sleep(backoff.next())
-
-    async def _send_room(self, rows: list[Outbox], sent: set[int]) -> bool:
-        """Send one room's rows in order; False if a failure stopped them (retried later)."""
-        async with self._senders:
-            for row in rows:
-                try:
-                    event_id = await self._send_row(row)
-                except SendFailed as exc:
-                    if exc.permanent:
-                        log.warning("dropping message %d to %s: %s", row.id, row.room_id, exc)
-                        await self.db.run(lambda s, r=row: repo.mark_sent(s, r.id, "", utcnow()))
-                        continue
-                    log.warning("sending message %d failed (%s); retrying", row.id, exc)
-                    return False
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    log.warning("homeserver unreachable while sending (%s)", type(exc).__name__)
-                    return False
-                except Exception:
-                    log.exception("sending message %d failed", row.id)
-                    return False
-                sent.add(row.id)
-                if len(sent) > 10_000:
-                    sent.clear()
-                # marked in the background, so the next send need not wait for the database:
-                # a re-read skips the row through `sent`, and a resend after a crash carries
-                # the same transaction id, which the homeserver de-duplicates
-                marking = asyncio.ensure_future(self.db.run(
-                    lambda s, r=row, e=event_id: repo.mark_sent(s, r.id, e, utcnow())))
-                self._marking.add(marking)
-                marking.add_done_callback(self._marking.discard)
-        return True
-
     async def _send_row(self, row: Outbox) -> str:
         content = dict(row.content)
         device = take_device(content)

@@ -117,7 +117,7 @@ class ActionReminders:
             reply.add(N_("When it is done: {prefix}action done {id}.", prefix=self.prefix,
                          id=action.short_id))
             poster.post(s, room.matrix_id, reply, room.language, key=f"action:{action.id}:due",
-                        mentions=(action.owner,))
+                        mentions=(action.owner,), urgent=True)
         if rows:
             log.info("%d action reminder(s) posted", len(rows))
         return len(rows)

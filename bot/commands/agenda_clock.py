@@ -79,4 +79,4 @@ class AgendaDeadlines(MeetingClock):
                          "time."))
         poster.post(s, room.matrix_id, reply, room.language,
                     key=f"agenda:{kind}:M{meeting.id}:{occ.original.isoformat()}"
-                        f":{meeting.sequence}")
+                        f":{meeting.sequence}", urgent=True)

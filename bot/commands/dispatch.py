@@ -53,6 +53,7 @@ class Outcome:
     reply: Reply
     language: str
     emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
+    urgent: bool = False
 
 
 class RateLimiter:
@@ -145,7 +146,8 @@ class Dispatcher:
                       is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
                       now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
         reply = self._run(cmd, args, ctx)
-        return Outcome(reply, ctx.room.language if ctx.room else language, ctx.emitted)
+        return Outcome(reply, ctx.room.language if ctx.room else language, ctx.emitted,
+                       ctx.urgent)
 
     def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
         s = ctx.session
@@ -160,12 +162,12 @@ class Dispatcher:
             return reply
         except CheckFailure as err:
             savepoint.rollback()
-            ctx.emitted.clear()
+            ctx.discard()
             self.observer(cmd.name, "refused")
             return Reply([err.message])
         except UserError as err:
             savepoint.rollback()
-            ctx.emitted.clear()
+            ctx.discard()
             self.observer(cmd.name, "user_error")
             reply = Reply([err.message])
             if err.show_usage:
@@ -173,7 +175,7 @@ class Dispatcher:
             return reply
         except Exception:
             savepoint.rollback()
-            ctx.emitted.clear()
+            ctx.discard()
             self.observer(cmd.name, "failed")
             ref = secrets.token_hex(4).upper()
             log.exception("command %s failed in %s (error reference %s)", cmd.name,

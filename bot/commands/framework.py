@@ -141,10 +141,19 @@ class Context:
     prefix: str
     registry: Registry
     emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
+    urgent: bool = False  # the reply and what it emitted go before the room's queue
 
-    def emit(self, event_type: str, content: dict, ref: str | None = None) -> None:
-        """Queue another event besides the reply (e.g. a poll); sent after the reply."""
+    def emit(self, event_type: str, content: dict, ref: str | None = None, *,
+             urgent: bool = False) -> None:
+        """Queue another event besides the reply (e.g. a poll); sent after the reply.
+        An `urgent` one (an outcome) takes the reply along ahead of waiting messages."""
         self.emitted.append((event_type, content, ref))
+        self.urgent = self.urgent or urgent
+
+    def discard(self) -> None:
+        """The command failed: nothing it emitted is sent."""
+        self.emitted.clear()
+        self.urgent = False
 
     @property
     def language(self) -> str:

@@ -67,4 +67,4 @@ class MeetingReminders(MeetingClock):
                                bot_user=self.config.matrix.user_id, extras=self.extras)
         poster.post(s, room.matrix_id, reply, room.language,
                     key=f"reminder:M{meeting.id}:{original.isoformat()}:{reminder.offset}"
-                        f":{meeting.sequence}")
+                        f":{meeting.sequence}", urgent=True)

@@ -86,7 +86,7 @@ def remind(s: Session, p: Proposal, now: datetime, out: PosterOut) -> int:
                                     people=People(tuple(reps.get(sv, ()))))
                                  for sv in missing))],
                   mentions=users)
-    out.notice(reply, key=f"proposal-reminder:{p.id}")
+    out.notice(reply, key=f"proposal-reminder:{p.id}", urgent=True)
     audit(s, room, "reminded", now, proposal=p, missing=list(missing))
     return 1
 

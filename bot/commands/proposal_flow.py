@@ -63,13 +63,15 @@ class CommandOut:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def notice(self, reply: Reply, *, key: str) -> None:
+    def notice(self, reply: Reply, *, key: str, urgent: bool = False) -> None:
         from bot.reply import notice_content
 
-        self.ctx.emit("m.room.message", notice_content(reply, self.ctx.room.language))
+        self.ctx.emit("m.room.message", notice_content(reply, self.ctx.room.language),
+                      urgent=urgent)
 
-    def event(self, event_type: str, content: dict, *, key: str, ref: str | None = None) -> None:
-        self.ctx.emit(event_type, content, ref)
+    def event(self, event_type: str, content: dict, *, key: str, ref: str | None = None,
+              urgent: bool = False) -> None:
+        self.ctx.emit(event_type, content, ref, urgent=urgent)
 
 
 class PosterOut:
@@ -78,13 +80,14 @@ class PosterOut:
     def __init__(self, s: Session, poster: Any, room: Room):
         self.s, self.poster, self.room = s, poster, room
 
-    def notice(self, reply: Reply, *, key: str) -> None:
+    def notice(self, reply: Reply, *, key: str, urgent: bool = False) -> None:
         self.poster.post(self.s, self.room.matrix_id, reply, self.room.language, key=key,
-                         mentions=reply.mentions)
+                         mentions=reply.mentions, urgent=urgent)
 
-    def event(self, event_type: str, content: dict, *, key: str, ref: str | None = None) -> None:
+    def event(self, event_type: str, content: dict, *, key: str, ref: str | None = None,
+              urgent: bool = False) -> None:
         self.poster.enqueue(self.s, self.room.matrix_id, content, key=key,
-                            event_type=event_type, ref=ref)
+                            event_type=event_type, ref=ref, urgent=urgent)
 
 
 # ---- texts ---------------------------------------------------------------------------------
@@ -160,7 +163,7 @@ def settle(s: Session, p: Proposal, room: Room, now: datetime, out) -> Tally:
     if p.state != State.OPEN or t.state is State.OPEN:
         return t
     p.state, p.closed_at, p.outcome_posted = t.state.value, t.closed_at, True
-    out.notice(outcome_reply(p, t), key=f"proposal-outcome:{p.id}")
+    out.notice(outcome_reply(p, t), key=f"proposal-outcome:{p.id}", urgent=True)
     end_poll(s, p, room, out)
     audit(s, room, "closed", now, proposal=p, outcome=t.state.value, missing=list(t.missing),
           objections=[{"service": sv, "reason": r} for sv, r in t.objections],
@@ -175,7 +178,7 @@ def end_poll(s: Session, p: Proposal, room: Room, out) -> None:
         return
     if start:
         out.event(POLL_END, poll_end_content(p, start, room.language),
-                  key=f"proposal-poll-end:{p.id}")
+                  key=f"proposal-poll-end:{p.id}", urgent=True)
     p.poll_ended = True
 
 

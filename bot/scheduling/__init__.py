@@ -31,10 +31,11 @@ class Poster(Protocol):
     """What due work may do besides writing its own tables: queue messages."""
 
     def post(self, s: Session, room_id: str, message, language: str, *, key: str,
-             mentions: tuple[str, ...] = ()) -> None: ...
+             mentions: tuple[str, ...] = (), urgent: bool = False) -> None: ...
 
     def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
-                event_type: str = "m.room.message", ref: str | None = None) -> None: ...
+                event_type: str = "m.room.message", ref: str | None = None,
+                urgent: bool = False) -> None: ...
 
 
 class OutboxPoster:
@@ -45,15 +46,16 @@ class OutboxPoster:
         self.clock = clock
 
     def post(self, s: Session, room_id: str, message, language: str, *, key: str,
-             mentions: tuple[str, ...] = ()) -> None:
+             mentions: tuple[str, ...] = (), urgent: bool = False) -> None:
         reply = message if isinstance(message, Reply) else Reply([message])
         repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
-                     self.clock(), key=key)
+                     self.clock(), key=key, urgent=urgent)
 
     def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
-                event_type: str = "m.room.message", ref: str | None = None) -> None:
+                event_type: str = "m.room.message", ref: str | None = None,
+                urgent: bool = False) -> None:
         repo.enqueue(s, room_id, content, self.clock(), key=key, event_type=event_type,
-                     ref=ref)
+                     ref=ref, urgent=urgent)
 
 
 class DueWork(Protocol):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -133,6 +135,7 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # sent before the room's other queued messages: outcomes, poll ends, due reminders
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # what the message is about, for callers that need its event id later (e.g. a poll)
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

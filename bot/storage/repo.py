@@ -100,19 +100,21 @@ def set_state(s: Session, key: str, value: str) -> None:
 
 def enqueue(s: Session, room_id: str, content: dict, now: datetime, *, key: str,
             event_type: str = "m.room.message", attachment: bytes | None = None,
-            ref: str | None = None) -> Outbox:
+            ref: str | None = None, urgent: bool = False) -> Outbox:
     """Queue a message. `key` names it uniquely (e.g. "reply:$event"), so the same message
-    can never be queued twice, and its transaction id is derived from it."""
+    can never be queued twice, and its transaction id is derived from it. `urgent` ones
+    (outcomes, due reminders) are sent before the room's other waiting messages."""
     txn = "cb" + hashlib.sha256(key.encode()).hexdigest()[:40]
     row = Outbox(room_id=room_id, event_type=event_type, content=content, txn_id=txn,
-                 created_at=now, attachment=attachment, ref=ref, attempts=0)
+                 created_at=now, attachment=attachment, ref=ref, urgent=urgent)
     s.add(row)
     s.flush()
     return row
 
 
-def pending_outbox(s: Session, limit: int = 50) -> list[Outbox]:
-    return list(s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))
+def pending_outbox(s: Session, *, after: int = 0, limit: int = 500) -> list[Outbox]:
+    """Messages not sent yet, queued after the message `after`, oldest first."""
+    return list(s.scalars(select(Outbox).where(Outbox.sent_at.is_(None), Outbox.id > after)
                           .order_by(Outbox.id).limit(limit)))
 
 

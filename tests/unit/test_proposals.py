@@ -113,6 +113,24 @@ def test_vote_rules_and_closing_on_the_last_vote(room):
     assert count(room, VoteRecord) == 4
 
 
+def test_outcomes_and_their_closing_vote_go_ahead_of_other_messages(room):
+    room.send(ALICE, "!propose Adopt the protocol --deadline 1h")
+    assert not room.last.urgent
+    deliver(room)
+    room.send(ALICE, "!vote P1 agree")
+    assert not room.last.urgent  # a vote that closes nothing waits its turn
+    room.send(BOB, "!vote P1 agree")
+    room.send(COORD, "!vote P1 agree")
+    assert room.last.urgent and any("P1 ADOPTED" in t for t in emitted_texts(room))
+    room.send(ALICE, "!propose Another one --deadline 1h")  # closed by the clock
+    deliver(room)
+    room.now += timedelta(hours=2)
+    tick(room)
+    urgent = room.db.call(lambda s: [r.content["body"] for r in s.scalars(
+        select(Outbox).where(Outbox.urgent))])
+    assert len(urgent) == 2 and "P2: NO CONSENSUS" in urgent[0] and "poll on P2" in urgent[1]
+
+
 def test_one_objection_rejects_with_its_reason(room):
     room.send(ALICE, "!propose Close the file")
     deliver(room)

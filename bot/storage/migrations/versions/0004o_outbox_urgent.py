@@ -1,0 +1,28 @@
+"""outbox: urgent messages go first; one line of history for both branches
+
+Revision ID: 0004o
+Revises: 0002p, 0003a
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0004o'
+down_revision = ('0002p', '0003a')
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('urgent', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
+        batch_op.drop_column('attempts')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attempts', sa.Integer(), server_default='0',
+                                      nullable=False))
+        batch_op.drop_column('urgent')

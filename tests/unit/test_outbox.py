@@ -1,0 +1,162 @@
+"""The outbox sender: urgent messages first in their room, rooms in parallel, order kept,
+nothing sent twice, failures retried in place."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot.matrix.transport import SendFailed
+from bot.outbox import OutboxSender
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.models import Outbox
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+    database.migrate()
+    yield database
+    database.close()
+
+
+def queue(db, *messages):
+    """Queue (room, body, urgent) messages in one transaction; returns their rows."""
+    def work(s):
+        return [repo.enqueue(s, room, {"body": body}, NOW, key=f"{room}:{body}",
+                             urgent=urgent) for room, body, urgent in messages]
+    return db.call(work)
+
+
+class Homeserver:
+    """Records what was sent, per room; `hold` makes a room's sends wait for an event."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, str]] = []
+        self.fail: dict[str, list[SendFailed]] = {}
+        self.hold: dict[str, asyncio.Event] = {}
+
+    async def send(self, row: Outbox) -> str:
+        body = row.content["body"]
+        if row.room_id in self.hold:
+            await self.hold[row.room_id].wait()
+        await asyncio.sleep(0.001)
+        if self.fail.get(body):
+            raise self.fail[body].pop(0)
+        self.sent.append((row.room_id, body))
+        return f"$event-{len(self.sent)}"
+
+    def bodies(self, room: str) -> list[str]:
+        return [b for r, b in self.sent if r == room]
+
+
+async def run_until(sender: OutboxSender, done, timeout: float = 5.0) -> None:
+    task = asyncio.create_task(sender.run())
+    try:
+        async with asyncio.timeout(timeout):
+            while not done():
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await sender.close()
+
+
+def make_sender(db, hs: Homeserver) -> OutboxSender:
+    ready = asyncio.Event()
+    ready.set()
+    return OutboxSender(db, hs.send, lambda: NOW, ready=ready)
+
+
+async def test_urgent_messages_overtake_the_waiting_ones_of_their_room(db):
+    queue(db, *[("!a", f"reply {n}", False) for n in range(5)],
+          ("!a", "outcome", True), ("!a", "poll end", True))
+    hs = Homeserver()
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 7)
+    assert hs.bodies("!a") == ["outcome", "poll end"] + [f"reply {n}" for n in range(5)]
+
+
+async def test_an_urgent_message_queued_during_a_burst_is_next(db):
+    hs = Homeserver()
+    hs.hold["!a"] = asyncio.Event()
+    sender = make_sender(db, hs)
+    sender.add(queue(db, *[("!a", f"reply {n}", False) for n in range(5)]))
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 6))
+    await asyncio.sleep(0.05)  # "reply 0" is in flight
+    sender.add(queue(db, ("!a", "outcome", True)))
+    hs.hold["!a"].set()
+    await task
+    assert hs.bodies("!a") == ["reply 0", "outcome", "reply 1", "reply 2", "reply 3",
+                               "reply 4"]
+
+
+async def test_rooms_are_sent_to_in_parallel_each_in_its_order(db):
+    queue(db, ("!a", "a1", False), ("!b", "b1", False), ("!a", "a2", False),
+          ("!b", "b2", False))
+    hs = Homeserver()
+    hs.hold["!a"] = asyncio.Event()  # room a waits until room b is through
+    sender = make_sender(db, hs)
+
+    def done():
+        if len(hs.bodies("!b")) == 2:
+            hs.hold["!a"].set()
+        return len(hs.sent) == 4
+
+    await run_until(sender, done)
+    assert hs.bodies("!b") == ["b1", "b2"] and hs.bodies("!a") == ["a1", "a2"]
+    assert hs.sent[:2] == [("!b", "b1"), ("!b", "b2")]
+
+
+async def test_a_failed_send_is_retried_before_the_rest_of_its_room(db):
+    queue(db, ("!a", "first", False), ("!a", "second", False))
+    hs = Homeserver()
+    hs.fail["first"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 2)
+    assert hs.bodies("!a") == ["first", "second"]
+
+
+async def test_a_refused_message_is_dropped_and_the_room_goes_on(db):
+    queue(db, ("!a", "refused", False), ("!a", "next", False))
+    hs = Homeserver()
+    hs.fail["refused"] = [SendFailed("M_FORBIDDEN", "not in room")]
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 1)
+    assert hs.bodies("!a") == ["next"]
+
+
+async def test_each_message_is_sent_once_and_marked_with_its_event(db):
+    hs = Homeserver()
+    sender = make_sender(db, hs)
+    rows = queue(db, *[(f"!r{n % 3}", f"m{n}", n % 4 == 0) for n in range(30)])
+    sender.add(rows)  # handed over at once …
+    sender.wake()  # … and read back from the database as well
+
+    def all_marked():
+        return db.call(lambda s: s.scalars(select(Outbox).where(
+            Outbox.sent_at.is_(None))).first()) is None
+
+    await run_until(sender, lambda: len(hs.sent) >= 30 and all_marked())
+    assert sorted(b for _, b in hs.sent) == sorted(f"m{n}" for n in range(30))
+    events = db.call(lambda s: s.scalars(select(Outbox.event_id)).all())
+    assert len(set(events)) == 30 and all(e.startswith("$event-") for e in events)
+
+
+async def test_nothing_is_sent_before_the_rooms_are_known(db):
+    hs = Homeserver()
+    ready = asyncio.Event()
+    sender = OutboxSender(db, hs.send, lambda: NOW, ready=ready)
+    sender.add(queue(db, ("!a", "early", False)))
+    task = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.1)
+    assert hs.sent == []
+    ready.set()
+    async with asyncio.timeout(5):
+        while not hs.sent:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    await sender.close()
+    assert hs.sent == [("!a", "early")]
