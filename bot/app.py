@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import Config
-from bot.devices import for_sender_device, requires_verified, response_refusal, take_device
+from bot.devices import (
+    DELIVER_TO,
+    for_sender_device,
+    requires_verified,
+    response_refusal,
+    take_device,
+)
 from bot.features import Features
 from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
@@ -65,7 +71,8 @@ class Bot(OutboxPoster):
             on_undecryptable=self.on_undecryptable, load_token=self._load_token,
             save_token=self._save_token)
         self.outbox = OutboxSender(self.db, self._send_row, utcnow,
-                                   ready=self.transport.synced_once)
+                                   ready=self.transport.synced_once,
+                                   alone=lambda row: DELIVER_TO in row.content)
         self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
         self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,

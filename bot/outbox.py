@@ -1,6 +1,10 @@
 """Sending the outbox: rooms in parallel; in each room the urgent messages first (outcomes,
 poll ends, due reminders), then the others in the order they were queued.
 
+A room has a few messages in flight at once, so that a busy homeserver stores them together
+instead of one per round trip; messages queued in one transaction (a reply, the outcome it
+led to, the poll's end) still go one after the other.
+
 Rows are committed before they get here, either handed over at once by the code that wrote
 them (`add`) or read back from the database after a wake-up (`wake`) and every few seconds.
 A row is marked sent in the background once the homeserver has it; a row sent again after a
@@ -26,25 +30,31 @@ from bot.storage.models import Outbox
 log = logging.getLogger(__name__)
 
 PAGE = 500  # rows read at once
+IN_FLIGHT = 4  # messages of one room sent at once
 SAFETY_READ = 5.0  # seconds between reads when nothing wakes the sender
 
 
 class OutboxSender:
     def __init__(self, db: Database, send: Callable[[Outbox], Awaitable[str]],
                  clock: Callable[[], datetime], *, ready: asyncio.Event,
-                 rooms_at_once: int = 16):
+                 alone: Callable[[Outbox], bool] = lambda row: False,
+                 sends_at_once: int = 32):
         self.db = db
         self.send = send
+        # a message sent with nothing else of its room on the way (e.g. one whose room key
+        # reaches one more device, for that message only)
+        self.alone = alone
         self.clock = clock
         self.ready = ready  # nio knows the rooms (and their members' devices) once it is set
         self._queues: dict[str, list[tuple[bool, int, Outbox]]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         # rows queued, in flight, or sent but not yet marked: never queued a second time
         self._known: set[int] = set()
+        self._unsent: set[int] = set()  # rows queued or in flight
         self._read_up_to = 0  # every pending row up to this id has been read
         self._wake = asyncio.Event()
         self._stored = True  # rows may wait in the database that were never read
-        self._senders = asyncio.Semaphore(rooms_at_once)
+        self._senders = asyncio.Semaphore(sends_at_once)
         self._marking: set[asyncio.Future] = set()
 
     # ---- in ----------------------------------------------------------------------------
@@ -62,6 +72,7 @@ class OutboxSender:
         if row.id in self._known:
             return
         self._known.add(row.id)
+        self._unsent.add(row.id)
         heapq.heappush(self._queues.setdefault(row.room_id, []),
                        (not row.urgent, row.id, row))
         if row.room_id not in self._workers:
@@ -97,26 +108,67 @@ class OutboxSender:
 
     # ---- out ---------------------------------------------------------------------------
     async def _room(self, room_id: str) -> None:
-        """Send one room's queue until it is empty; a failed row is retried before the
-        rest, so the room's order holds."""
+        """Send one room's queue until it is empty. After a failure the room sends nothing
+        new until the failed message is through, so the room's order holds."""
         await self.ready.wait()
         queue = self._queues[room_id]
+        flying: dict[asyncio.Task, tuple[bool, int, Outbox]] = {}
         backoff = Backoff(base=0.5, cap=30)
+        failed = False
         try:
-            while queue:
-                entry = heapq.heappop(queue)
-                async with self._senders:
-                    done = await self._send(entry[2])
-                if done:
-                    backoff.reset()
-                else:
-                    heapq.heappush(queue, entry)
-                    await asyncio.sleep(backoff.next())
+            while queue or flying:
+                if failed and not flying:
+                    await asyncio.sleep(backoff.next())  # then the first message alone
+                room_left = IN_FLIGHT if not failed else (0 if flying else 1)
+                while room_left and not any(self.alone(e[2]) for e in flying.values()):
+                    entry = self._next(queue, alone_ok=not flying)
+                    if entry is None:
+                        break
+                    flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                    room_left -= 1
+                if not flying:  # cannot happen; never stall a room on it
+                    entry = heapq.heappop(queue)
+                    flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    entry = flying.pop(task)
+                    if task.result():
+                        self._unsent.discard(entry[2].id)
+                        backoff.reset()
+                        failed = False
+                    else:
+                        heapq.heappush(queue, entry)
+                        failed = True
         finally:
+            for task in flying:
+                task.cancel()
             # no await since the queue was last seen empty: nothing was added meanwhile
             del self._workers[room_id]
-            if not queue:
+            if not queue and not flying:
                 del self._queues[room_id]
+
+    def _next(self, queue: list, *, alone_ok: bool) -> tuple[bool, int, Outbox] | None:
+        """The first waiting message that may go now: urgent first, then in queue order;
+        never before the message it follows, and one that goes alone only when nothing else
+        is on its way (and then nothing passes it)."""
+        held, found = [], None
+        while queue:
+            entry = heapq.heappop(queue)
+            if entry[2].follows in self._unsent:
+                held.append(entry)
+                continue
+            if self.alone(entry[2]) and not alone_ok:
+                held.append(entry)
+                break
+            found = entry
+            break
+        for entry in held:
+            heapq.heappush(queue, entry)
+        return found
+
+    async def _guarded(self, row: Outbox) -> bool:
+        async with self._senders:
+            return await self._send(row)
 
     async def _send(self, row: Outbox) -> bool:
         """True once the row is dealt with (sent, or dropped for good)."""

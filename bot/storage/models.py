@@ -137,5 +137,8 @@ class Outbox(Base):
     event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # sent before the room's other queued messages: outcomes, poll ends, due reminders
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the message queued just before this one in the same room and transaction: this one
+    # is sent only after it (a reply, then the outcome it led to, then the poll's end)
+    follows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # what the message is about, for callers that need its event id later (e.g. a poll)
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -103,12 +103,16 @@ def enqueue(s: Session, room_id: str, content: dict, now: datetime, *, key: str,
             ref: str | None = None, urgent: bool = False) -> Outbox:
     """Queue a message. `key` names it uniquely (e.g. "reply:$event"), so the same message
     can never be queued twice, and its transaction id is derived from it. `urgent` ones
-    (outcomes, due reminders) are sent before the room's other waiting messages."""
+    (outcomes, due reminders) are sent before the room's other waiting messages; messages
+    queued to one room in one transaction are sent in the order they were queued."""
     txn = "cb" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    last = s.info.setdefault("outbox_last", {})  # the session lives for one transaction
     row = Outbox(room_id=room_id, event_type=event_type, content=content, txn_id=txn,
-                 created_at=now, attachment=attachment, ref=ref, urgent=urgent)
+                 created_at=now, attachment=attachment, ref=ref, urgent=urgent,
+                 follows=last.get(room_id))
     s.add(row)
     s.flush()
+    last[room_id] = row.id
     return row
 
 

@@ -1,5 +1,6 @@
-"""The outbox sender: urgent messages first in their room, rooms in parallel, order kept,
-nothing sent twice, failures retried in place."""
+"""The outbox sender: urgent messages first in their room, rooms in parallel, a few messages
+of a room at once, one transaction's messages in order, nothing sent twice, failures retried
+before anything new."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.matrix.transport import SendFailed
-from bot.outbox import OutboxSender
+from bot.outbox import IN_FLIGHT, OutboxSender
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.models import Outbox
@@ -26,29 +27,40 @@ def db(tmp_path):
     database.close()
 
 
-def queue(db, *messages):
-    """Queue (room, body, urgent) messages in one transaction; returns their rows."""
-    def work(s):
+def queue(db, *messages, together=False):
+    """Queue (room, body, urgent) messages, each in its own transaction (as separate
+    commands would) or all in one; returns their rows."""
+    def work(s, batch):
         return [repo.enqueue(s, room, {"body": body}, NOW, key=f"{room}:{body}",
-                             urgent=urgent) for room, body, urgent in messages]
-    return db.call(work)
+                             urgent=urgent) for room, body, urgent in batch]
+    if together:
+        return db.call(lambda s: work(s, messages))
+    return [row for m in messages for row in db.call(lambda s, m=m: work(s, [m]))]
 
 
 class Homeserver:
-    """Records what was sent, per room; `hold` makes a room's sends wait for an event."""
+    """Records what was sent, per room; `hold` makes a room's sends wait for an event,
+    `slow` delays one message."""
 
     def __init__(self):
         self.sent: list[tuple[str, str]] = []
         self.fail: dict[str, list[SendFailed]] = {}
         self.hold: dict[str, asyncio.Event] = {}
+        self.slow: dict[str, float] = {}
+        self.in_flight = self.most_in_flight = 0
 
     async def send(self, row: Outbox) -> str:
         body = row.content["body"]
-        if row.room_id in self.hold:
-            await self.hold[row.room_id].wait()
-        await asyncio.sleep(0.001)
-        if self.fail.get(body):
-            raise self.fail[body].pop(0)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if row.room_id in self.hold:
+                await self.hold[row.room_id].wait()
+            await asyncio.sleep(self.slow.get(body, 0.001))
+            if self.fail.get(body):
+                raise self.fail[body].pop(0)
+        finally:
+            self.in_flight -= 1
         self.sent.append((row.room_id, body))
         return f"$event-{len(self.sent)}"
 
@@ -81,23 +93,37 @@ async def test_urgent_messages_overtake_the_waiting_ones_of_their_room(db):
     assert hs.bodies("!a") == ["outcome", "poll end"] + [f"reply {n}" for n in range(5)]
 
 
-async def test_an_urgent_message_queued_during_a_burst_is_next(db):
+async def test_an_urgent_message_queued_during_a_burst_goes_before_the_waiting_ones(db):
     hs = Homeserver()
     hs.hold["!a"] = asyncio.Event()
     sender = make_sender(db, hs)
-    sender.add(queue(db, *[("!a", f"reply {n}", False) for n in range(5)]))
-    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 6))
-    await asyncio.sleep(0.05)  # "reply 0" is in flight
+    sender.add(queue(db, *[("!a", f"reply {n}", False) for n in range(10)]))
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 11))
+    await asyncio.sleep(0.05)  # the first replies are on their way
+    assert hs.in_flight == IN_FLIGHT
     sender.add(queue(db, ("!a", "outcome", True)))
     hs.hold["!a"].set()
     await task
-    assert hs.bodies("!a") == ["reply 0", "outcome", "reply 1", "reply 2", "reply 3",
-                               "reply 4"]
+    sent = hs.bodies("!a")
+    assert sent.index("outcome") < min(sent.index(f"reply {n}") for n in range(IN_FLIGHT, 10))
+    assert hs.most_in_flight == IN_FLIGHT
+
+
+async def test_one_transactions_messages_keep_their_order(db):
+    hs = Homeserver()
+    hs.slow["reply"] = 0.1  # the reply is slow to store; its outcome still waits for it
+    queue(db, ("!a", "reply", False), ("!a", "outcome", True), ("!a", "poll end", True),
+          together=True)
+    queue(db, ("!a", "other", False))
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 4)
+    sent = hs.bodies("!a")
+    assert sent.index("reply") < sent.index("outcome") < sent.index("poll end")
+    assert sent[0] == "other"  # not part of that transaction: it need not wait
 
 
 async def test_rooms_are_sent_to_in_parallel_each_in_its_order(db):
     queue(db, ("!a", "a1", False), ("!b", "b1", False), ("!a", "a2", False),
-          ("!b", "b2", False))
+          ("!b", "b2", False), together=True)
     hs = Homeserver()
     hs.hold["!a"] = asyncio.Event()  # room a waits until room b is through
     sender = make_sender(db, hs)
@@ -112,16 +138,19 @@ async def test_rooms_are_sent_to_in_parallel_each_in_its_order(db):
     assert hs.sent[:2] == [("!b", "b1"), ("!b", "b2")]
 
 
-async def test_a_failed_send_is_retried_before_the_rest_of_its_room(db):
-    queue(db, ("!a", "first", False), ("!a", "second", False))
+async def test_a_failed_send_is_retried_before_anything_new_of_its_room(db):
+    queue(db, *[("!a", f"m{n}", False) for n in range(10)])
     hs = Homeserver()
-    hs.fail["first"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
-    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 2)
-    assert hs.bodies("!a") == ["first", "second"]
+    hs.fail["m0"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 10)
+    sent = hs.bodies("!a")
+    assert sorted(sent) == sorted(f"m{n}" for n in range(10))
+    # those already on their way went through; nothing new was sent before m0
+    assert sent.index("m0") < min(sent.index(f"m{n}") for n in range(IN_FLIGHT, 10))
 
 
 async def test_a_refused_message_is_dropped_and_the_room_goes_on(db):
-    queue(db, ("!a", "refused", False), ("!a", "next", False))
+    queue(db, ("!a", "refused", False), ("!a", "next", False), together=True)
     hs = Homeserver()
     hs.fail["refused"] = [SendFailed("M_FORBIDDEN", "not in room")]
     await run_until(make_sender(db, hs), lambda: len(hs.sent) == 1)
@@ -160,3 +189,20 @@ async def test_nothing_is_sent_before_the_rooms_are_known(db):
     task.cancel()
     await sender.close()
     assert hs.sent == [("!a", "early")]
+
+
+async def test_a_message_meant_for_one_more_device_goes_alone(db):
+    hs = Homeserver()
+    hs.hold["!a"] = asyncio.Event()
+    ready = asyncio.Event()
+    ready.set()
+    sender = OutboxSender(db, hs.send, lambda: NOW, ready=ready,
+                          alone=lambda row: row.content["body"] == "refusal")
+    sender.add(queue(db, ("!a", "m0", False), ("!a", "refusal", False), ("!a", "m1", False),
+                     ("!a", "m2", False)))
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 4))
+    await asyncio.sleep(0.05)
+    assert hs.in_flight == 1  # m0; the refusal waits for it, and the rest for the refusal
+    hs.hold["!a"].set()
+    await task
+    assert hs.bodies("!a") == ["m0", "refusal", "m1", "m2"]

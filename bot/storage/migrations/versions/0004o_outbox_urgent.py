@@ -1,4 +1,5 @@
-"""outbox: urgent messages go first; one line of history for both branches
+"""outbox: urgent messages go first, messages of one transaction in order; one line of
+history for both branches
 
 Revision ID: 0004o
 Revises: 0002p, 0003a
@@ -18,6 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('urgent', sa.Boolean(), server_default=sa.false(),
                                       nullable=False))
+        batch_op.add_column(sa.Column('follows', sa.Integer(), nullable=True))
         batch_op.drop_column('attempts')
 
 
@@ -25,4 +27,5 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), server_default='0',
                                       nullable=False))
+        batch_op.drop_column('follows')
         batch_op.drop_column('urgent')
