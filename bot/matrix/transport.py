@@ -35,6 +35,7 @@ from nio import (
 
 from bot.config import Config
 from bot.core.roles import effective_power
+from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.text import command_text
 from bot.matrix.trust import DeviceTrust, sender_keys, share_with_verified_only
 from bot.storage.db import DatabaseUnavailable
@@ -105,6 +106,7 @@ class Transport:
         self._keys_lock = asyncio.Lock()
         self.on_reconnect: Callable[[], None] = lambda: None
         self.synced_once = asyncio.Event()
+        self._fallback_published = False  # a new one at each start
         self.trust = DeviceTrust(client)
 
     # ---- sync loop -------------------------------------------------------------------
@@ -170,6 +172,8 @@ class Transport:
         c = self.client
         if c.should_upload_keys:
             await c.keys_upload()
+        if not self._fallback_published:
+            self._fallback_published = await publish_fallback_key(c)
         async with self._keys_lock:  # shared with the senders' room-key preparation
             if c.should_query_keys:
                 await c.keys_query()

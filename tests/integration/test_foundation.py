@@ -120,3 +120,35 @@ async def test_bot_rides_out_a_homeserver_outage(synapse, make_client, tmp_path)
     await bot.wait_log("homeserver reachable again")
     assert bot.proc.poll() is None
     bot.stop()
+
+
+async def test_a_device_finds_a_key_even_when_one_time_keys_run_out(synapse, make_client,
+                                                                   tmp_path):
+    """Many devices claiming the bot's one-time keys at once (a big room inviting it) get its
+    fallback key once those are gone, and can still talk to it."""
+    from nio import Api, KeysClaimResponse
+
+    bot = BotProcess(synapse, tmp_path / "bot").start()
+    await bot.ready()
+    await bot.wait_log("fallback key published")
+    alice, room = await _setup_room(make_client, bot)
+    claimed = []
+    for _ in range(120):
+        method, path, data = Api.keys_claim(alice.client.access_token,
+                                            {bot.user_id: [bot.device_id]})
+        resp = await alice.client._send(KeysClaimResponse, method, path, data)
+        key = next(iter(resp.one_time_keys[bot.user_id][bot.device_id].values()), None) \
+            if resp.one_time_keys.get(bot.user_id) else None
+        claimed.append(key)
+        if key and key.get("fallback"):
+            break
+    assert claimed[-1] and claimed[-1].get("fallback"), "no fallback key after 120 claims"
+    assert len(claimed) > 10  # the one-time keys came first
+    # a device that arrives now opens its session with the fallback key
+    bob = await make_client("bob")
+    await alice.client.room_invite(room, bob.user_id)
+    await bob.join(room)
+    await alice.wait_until_joined(room, bob.user_id)
+    reply, _ = await ask(bob, room, bot, "!room info")
+    assert "Test group" in reply.body
+    bot.stop()
