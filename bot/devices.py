@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.i18n import _ as N_
-from bot.matrix.transport import RoomEvent
+from bot.matrix.events import RoomEvent
 from bot.reply import Mention, Reply
 from bot.storage import repo
 

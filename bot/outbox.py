@@ -22,7 +22,7 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.matrix.transport import Backoff, SendFailed
+from bot.matrix.events import Backoff, SendFailed
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.models import Outbox

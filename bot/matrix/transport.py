@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import aiohttp
 from nio import (
@@ -35,6 +33,7 @@ from nio import (
 
 from bot.config import Config
 from bot.core.roles import effective_power
+from bot.matrix.events import Backoff, Handler, RoomEvent, SendFailed
 from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.text import command_text
 from bot.matrix.trust import DeviceTrust, sender_keys, share_with_verified_only
@@ -51,40 +50,6 @@ SYNC_FILTER = {
         "ephemeral": {"not_types": ["*"]},
     },
 }
-
-
-@dataclass(frozen=True)
-class RoomEvent:
-    """A decrypted event the bot may act on, with what permissions need to know."""
-
-    room_id: str
-    event_id: str
-    sender: str
-    sent_at_ms: int
-    kind: str  # "text" or "poll.response" or …
-    body: str
-    power: int
-    members: frozenset[str]
-    source: dict = field(repr=False, default_factory=dict)
-    # the sender's device, and whether its owner cross-signed it (None: not checked, or
-    # unknown); checked only when some room kinds require cross-signed devices
-    device_id: str | None = None
-    device_verified: bool | None = None
-
-
-Handler = Callable[[RoomEvent], Awaitable[None]]
-
-
-class Backoff:
-    def __init__(self, base: float = 1.0, cap: float = 30.0):
-        self.base, self.cap, self.failures = base, cap, 0
-
-    def next(self) -> float:
-        self.failures += 1
-        return min(self.cap, self.base * 2 ** (self.failures - 1)) * random.uniform(0.8, 1.2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class Transport:
@@ -371,16 +336,6 @@ class Transport:
             await c.share_group_session(
                 room_id, ignore_unverified_devices=self.config.matrix.unverified_devices
                 == "share")
-
-
-class SendFailed(Exception):
-    def __init__(self, code: str | None, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-    @property
-    def permanent(self) -> bool:
-        return self.code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM", "M_TOO_LARGE")
 
 
 def _creators_of(source: dict) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ from bot.commands.dispatch import Incoming
 from bot.devices import for_sender_device, take_device
 from bot.matrix import trust as trust_module
 from bot.matrix.crosssigning import Identity
+from bot.matrix.events import RoomEvent
 from bot.matrix.signing import SigningKey, sign_json
-from bot.matrix.transport import RoomEvent
 from bot.matrix.trust import DeviceTrust
 from bot.reply import render_reply
 from tests.unit.conftest import ROOM, Chat

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.matrix.transport import SendFailed
+from bot.matrix.events import SendFailed
 from bot.outbox import IN_FLIGHT, OutboxSender
 from bot.storage import repo
 from bot.storage.db import Database

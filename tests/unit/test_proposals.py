@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.commands.proposal_events import ProposalClock, on_poll_response
-from bot.matrix.transport import RoomEvent
+from bot.matrix.events import RoomEvent
 from bot.scheduling import OutboxPoster
 from bot.storage import repo
 from bot.storage.models import Outbox
