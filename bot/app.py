@@ -22,8 +22,9 @@ from bot.features import Features
 from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
 from bot.matrix.crosssigning import set_up_cross_signing
-from bot.matrix.events import RoomEvent, SendFailed, Transport
+from bot.matrix.events import RoomEvent, SendFailed
 from bot.matrix.session import new_client, sign_in
+from bot.matrix.transport import Transport
 from bot.ops import Metrics, OpsServer
 from bot.outbox import OutboxSender
 from bot.reply import Mention, Reply, notice_content
