@@ -35,5 +35,5 @@ async def publish_fallback_key(client: AsyncClient) -> bool:
     if not isinstance(resp, KeysUploadResponse):
         log.warning("publishing the fallback key failed: %s", getattr(resp, "message", resp))
         return False
-    log.info("fallback key published")
+    log.info("new fallback key uploaded")
     return True

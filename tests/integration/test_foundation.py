@@ -130,7 +130,7 @@ async def test_a_device_finds_a_key_even_when_one_time_keys_run_out(synapse, mak
 
     bot = BotProcess(synapse, tmp_path / "bot").start()
     await bot.ready()
-    await bot.wait_log("fallback key published")
+    await bot.wait_log("new fallback key uploaded")
     alice, room = await _setup_room(make_client, bot)
     claimed = []
     for _ in range(120):
