@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
@@ -74,15 +74,15 @@ def next_number(s: Session, room: Room, kind: str) -> int:
 
 
 def claim_event(s: Session, event_id: str, room_id: str, now: datetime) -> bool:
-    """Record that this event is being handled; False when it already was."""
-    if s.get(ProcessedEvent, event_id) is not None:
-        return False
-    try:
-        with s.begin_nested():
-            s.add(ProcessedEvent(event_id=event_id, room_id=room_id, handled_at=now))
-    except IntegrityError:
-        return False
-    return True
+    """Record that this event is being handled; False when it already was. One statement
+    (it runs for every event the bot reads)."""
+    table = ProcessedEvent.__table__
+    row = {"event_id": event_id, "room_id": room_id, "handled_at": now}
+    if s.get_bind().dialect.name == "postgresql":  # psycopg reports no rowcount here
+        return s.execute(postgresql.insert(table).values(row).on_conflict_do_nothing()
+                         .returning(table.c.event_id)).first() is not None
+    # SQLite: RETURNING needs 3.35, the row count does not
+    return s.execute(sqlite.insert(table).values(row).on_conflict_do_nothing()).rowcount == 1
 
 
 def get_state(s: Session, key: str) -> str | None:
