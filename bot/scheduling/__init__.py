@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -25,6 +26,7 @@ from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 SAFETY_INTERVAL = 30  # seconds: a wake-up even if an earlier one was missed
+POKE_GAP = 0.25  # seconds between two rounds that commands asked for
 
 
 class Poster(Protocol):
@@ -89,6 +91,7 @@ class Scheduler:
             "coalesce": True, "misfire_grace_time": 3600, "max_instances": 3})
         self._lock = asyncio.Lock()
         self._again = False
+        self._last_round = -POKE_GAP
 
     def start(self) -> None:
         """Start after login; catches up at once with whatever fell due while down."""
@@ -102,27 +105,31 @@ class Scheduler:
             self._aps.shutdown(wait=False)
 
     def poke(self) -> None:
-        """Something changed (a meeting added, a vote cast): recompute now."""
+        """Something changed (a meeting added, a vote cast): recompute soon. A burst of
+        commands costs a round every POKE_GAP, not one each (rounds share the database
+        with the commands)."""
         if self._lock.locked():
-            self._again = True  # the running tick goes round once more
+            self._again = True  # another round once this one is over
             return
-        self._aps.add_job(_wake, DateTrigger(self.clock()), args=[self], id="now",
-                          replace_existing=True)
+        wait = max(0.0, self._last_round + POKE_GAP - time.monotonic())
+        self._aps.add_job(_wake, DateTrigger(self.clock() + timedelta(seconds=wait)),
+                          args=[self], id="now", replace_existing=True)
 
     async def tick(self) -> None:
         if not self.ready():
             log.debug("homeserver out of reach: due work waits")
             return
         if self._lock.locked():
-            # a wake-up while a tick runs is not lost: that tick goes round once more, so a
-            # burst of commands costs a tick or two, not one each
+            # a wake-up while a round runs is not lost: another round follows it
             self._again = True
             return
         async with self._lock:
-            self._again = True
-            while self._again:
-                self._again = False
-                await self._round()
+            self._again = False
+            await self._round()
+            self._last_round = time.monotonic()
+        if self._again:
+            self._again = False
+            self.poke()
 
     async def _round(self) -> None:
         dues: list[datetime] = []

@@ -54,3 +54,33 @@ async def test_wake_ups_during_a_tick_are_kept(tmp_path):
         db.close()
     assert not work.pending
     assert max(ran - due for due, ran in work.done) < timedelta(seconds=1)
+
+
+async def test_a_burst_of_commands_costs_a_few_rounds_not_one_each(tmp_path):
+    from bot.scheduling import POKE_GAP
+
+    db = Database(f"sqlite:///{tmp_path}/clock.db")
+
+    class Counting:
+        name = "counting"
+        looks = 0
+
+        def next_due(self, s, now):
+            self.looks += 1
+            return None
+
+    work = Counting()
+    scheduler = Scheduler(db, [work], poster=None, on_sent=lambda: None)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.1)
+        before = work.looks
+        for _ in range(100):  # a vote storm: a poke every 5 ms for half a second
+            scheduler.poke()
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(2 * POKE_GAP)
+        rounds = work.looks - before
+    finally:
+        scheduler.shutdown()
+        db.close()
+    assert 1 <= rounds <= 0.5 / POKE_GAP + 2
