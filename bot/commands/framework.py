@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.core.roles import Role
 from bot.i18n import Msg, translate
 from bot.i18n import _ as N_
+from bot.storage.repo import forget_services
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -151,9 +152,10 @@ class Context:
         self.urgent = self.urgent or urgent
 
     def discard(self) -> None:
-        """The command failed: nothing it emitted is sent."""
+        """The command failed: nothing it emitted is sent, nothing it read is kept."""
         self.emitted.clear()
         self.urgent = False
+        forget_services(self.session)
 
     @property
     def language(self) -> str:

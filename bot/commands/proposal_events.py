@@ -111,15 +111,13 @@ def _answer(content: dict) -> str | None:
 
 
 def _proposal_of_poll(s: Session, room_id: str, start_event_id: str) -> Proposal | None:
-    """The proposal of this room whose poll started with that event (found by poll ref)."""
-    room = repo.get_room(s, room_id)
-    if room is None:
+    """The proposal of this room whose poll started with that event."""
+    ref = s.scalar(select(Outbox.ref).where(Outbox.event_id == start_event_id,
+                                            Outbox.room_id == room_id))
+    if not ref or not ref.startswith("poll:") or not ref[5:].isdigit():
         return None
-    ids = {f"poll:{i}": i for i in s.scalars(select(Proposal.id).where(
-        Proposal.room_id == room.id))}
-    ref = s.scalar(select(Outbox.ref).where(Outbox.ref.in_(ids),
-                                            Outbox.event_id == start_event_id)) if ids else None
-    return s.get(Proposal, ids[ref]) if ref else None
+    p = s.get(Proposal, int(ref[5:]))
+    return p if p is not None and p.room.matrix_id == room_id else None
 
 
 def on_poll_response(s: Session, ev, now: datetime, poster, *, prefix: str = "!") -> bool:

@@ -134,7 +134,7 @@ class Outbox(Base):
     txn_id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     # sent before the room's other queued messages: outcomes, poll ends, due reminders
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the message queued just before this one in the same room and transaction: this one

@@ -44,6 +44,7 @@ def service_of(s: Session, room: Room, user_id: str) -> str | None:
 
 
 def set_service(s: Session, room: Room, user_id: str, service: str | None) -> None:
+    forget_services(s)
     s.execute(delete(Representative).where(
         Representative.room_id == room.id, Representative.user_id == user_id))
     if service:
@@ -51,7 +52,20 @@ def set_service(s: Session, room: Room, user_id: str, service: str | None) -> No
 
 
 def services(s: Session, room: Room) -> dict[str, list[str]]:
-    """Service name -> its representatives, services in alphabetical order."""
+    """Service name -> its representatives, services in alphabetical order. Read once per
+    transaction (a vote asks twice: before and after it is counted)."""
+    known = s.info.setdefault("services", {})
+    if room.id not in known:
+        known[room.id] = _read_services(s, room)
+    return {service: list(users) for service, users in known[room.id].items()}
+
+
+def forget_services(s: Session) -> None:
+    """Representatives changed, or a change to them was rolled back."""
+    s.info.pop("services", None)
+
+
+def _read_services(s: Session, room: Room) -> dict[str, list[str]]:
     rows = s.execute(select(Representative.service, Representative.user_id).where(
         Representative.room_id == room.id).order_by(
         Representative.service, Representative.user_id)).all()
