@@ -74,6 +74,7 @@ class Bot(OutboxPoster):
         self.outbox = OutboxSender(self.db, self._send_row, utcnow,
                                    ready=self.transport.synced_once,
                                    alone=lambda row: DELIVER_TO in row.content)
+        self.outbox.on_marked = self._marked
         self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
         self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,
@@ -232,6 +233,11 @@ class Bot(OutboxPoster):
             self.outbox.wake()
 
     # ---- outgoing ----------------------------------------------------------------------
+    def _marked(self, rows: list[Outbox]) -> None:
+        """A poll's start has its event id now: a poll end that waited for it can go."""
+        if self.scheduler and any(row.ref for row in rows):
+            self.scheduler.poke()
+
     async def _send_row(self, row: Outbox) -> str:
         content = dict(row.content)
         device = take_device(content)

@@ -55,7 +55,10 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stored = True  # rows may wait in the database that were never read
         self._senders = asyncio.Semaphore(sends_at_once)
-        self._marking: set[asyncio.Future] = set()
+        self._to_mark: list[tuple[Outbox, str]] = []  # sent, to be marked so in one go
+        self._mark_wake = asyncio.Event()
+        self._marker: asyncio.Task | None = None
+        self.on_marked: Callable[[list[Outbox]], None] = lambda rows: None
 
     # ---- in ----------------------------------------------------------------------------
     def add(self, rows: Iterable[Outbox]) -> None:
@@ -83,6 +86,7 @@ class OutboxSender:
         """Read what the database holds: after each wake-up, and every few seconds all of
         it again, in case a row was committed without a wake-up."""
         await self.ready.wait()
+        self._marker = asyncio.create_task(self._mark_loop(), name="outbox marker")
         while True:
             full = not self._stored
             self._stored = False
@@ -104,7 +108,33 @@ class OutboxSender:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*self._marking, return_exceptions=True)
+        if self._marker:
+            self._marker.cancel()
+            await asyncio.gather(self._marker, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._mark()  # what was sent last (unmarked, it would go again, de-duplicated)
+
+    async def _mark_loop(self) -> None:
+        """Mark sent rows in the background, all those sent meanwhile in one transaction,
+        so that sending never waits for the database and a storm costs a few writes."""
+        while True:
+            await self._mark_wake.wait()
+            self._mark_wake.clear()
+            try:
+                await self._mark()
+            except Exception:  # noqa: BLE001 - still unmarked: resent after a restart, and
+                # the homeserver de-duplicates it by its transaction id
+                log.exception("marking %d sent message(s) failed", len(self._to_mark))
+
+    async def _mark(self) -> None:
+        batch, self._to_mark = self._to_mark, []
+        if not batch:
+            return
+        await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
+                                                   self.clock()))
+        for row, _ in batch:
+            self._known.discard(row.id)  # no longer pending: no read returns it
+        self.on_marked([row for row, _ in batch])
 
     # ---- out ---------------------------------------------------------------------------
     async def _room(self, room_id: str) -> None:
@@ -186,15 +216,6 @@ class OutboxSender:
         except Exception:
             log.exception("sending message %d failed", row.id)
             return False
-        # marked in the background, so the next send need not wait for the database
-        marking = asyncio.ensure_future(self.db.run(
-            lambda s, r=row.id, e=event_id: repo.mark_sent(s, r, e, self.clock())))
-        self._marking.add(marking)
-
-        def marked(f: asyncio.Future, row_id: int = row.id) -> None:
-            self._marking.discard(f)
-            if not f.cancelled() and f.exception() is None:
-                self._known.discard(row_id)  # no longer pending: no read returns it
-
-        marking.add_done_callback(marked)
+        self._to_mark.append((row, event_id))
+        self._mark_wake.set()
         return True

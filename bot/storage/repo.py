@@ -136,8 +136,11 @@ def pending_outbox(s: Session, *, after: int = 0, limit: int = 500) -> list[Outb
                           .order_by(Outbox.id).limit(limit)))
 
 
-def mark_sent(s: Session, outbox_id: int, event_id: str, now: datetime) -> None:
-    s.execute(update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, event_id=event_id))
+def mark_sent(s: Session, sent: list[tuple[int, str]], now: datetime) -> None:
+    """Mark outbox rows sent, each with the event id the homeserver gave it."""
+    for outbox_id, event_id in sent:
+        s.execute(update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now,
+                                                                      event_id=event_id))
 
 
 def sent_event_id(s: Session, ref: str) -> str | None:

@@ -60,7 +60,7 @@ def test_outbox_refuses_the_same_message_twice(db):
         db.call(lambda s: repo.enqueue(s, "!a", {"body": "y"}, now, key="reply:$1"))
     rows = db.call(repo.pending_outbox)
     assert [r.content for r in rows] == [{"body": "x"}]
-    db.call(lambda s: repo.mark_sent(s, rows[0].id, "$sent", now))
+    db.call(lambda s: repo.mark_sent(s, [(rows[0].id, "$sent")], now))
     assert db.call(repo.pending_outbox) == []
 
 
