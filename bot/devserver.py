@@ -24,7 +24,6 @@ import importlib.util
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -36,9 +35,22 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.devserver_config import (
+    CONFIG_FILE,
+    CONSOLE_LOG_FILE,
+    INSTALL_HINT,
+    LOG_FILE,
+    DevServerError,
+    DevServerUnavailable,
+    homeserver_config,
+    load_config,
+    save_config,
+    set_port,
+    write_log_config,
+)
 
 __all__ = [
+    "INSTALL_HINT",
     "DevServerError",
     "DevServerUnavailable",
     "LocalSynapse",
@@ -46,61 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-INSTALL_HINT = (
-    "Synapse is needed to run a local homeserver. Install it into the same Python "
-    "environment as coordbot, e.g. `pip install 'coordbot[dev]'` or "
-    "`pip install matrix-synapse`."
-)
-
-CONFIG_FILE = "homeserver.yaml"
-LOG_CONFIG_FILE = "log.config"
-LOG_FILE = "homeserver.log"
-CONSOLE_LOG_FILE = "synapse.console.log"
-
-# Applied to every rate limiter this Synapse version knows about.  Unknown keys
-# are ignored by Synapse, so the list can be generous.
-_UNLIMITED = {"per_second": 1000, "burst_count": 10000}
-_RATE_LIMITS: dict[str, Any] = {
-    "rc_message": _UNLIMITED,
-    "rc_registration": _UNLIMITED,
-    "rc_registration_token_validity": _UNLIMITED,
-    "rc_login": {
-        "address": _UNLIMITED,
-        "account": _UNLIMITED,
-        "failed_attempts": _UNLIMITED,
-    },
-    "rc_admin_redaction": _UNLIMITED,
-    "rc_joins": {"local": _UNLIMITED, "remote": _UNLIMITED},
-    "rc_joins_per_room": _UNLIMITED,
-    "rc_key_requests": _UNLIMITED,
-    "rc_3pid_validation": _UNLIMITED,
-    "rc_invites": {
-        "per_room": _UNLIMITED,
-        "per_user": _UNLIMITED,
-        "per_issuer": _UNLIMITED,
-    },
-    "rc_third_party_invite": _UNLIMITED,
-    "rc_media_create": _UNLIMITED,
-    "rc_presence": {"per_user": _UNLIMITED},
-    "rc_delayed_event_mgmt": _UNLIMITED,
-    "rc_room_creation": _UNLIMITED,
-    "rc_reports": _UNLIMITED,
-    "rc_user_directory": _UNLIMITED,
-    "rc_profile": _UNLIMITED,
-}
-
-
-class DevServerError(RuntimeError):
-    """The local homeserver failed to start, stop or answer."""
-
-
-class DevServerUnavailable(DevServerError):
-    """Synapse is not installed in this Python environment."""
-
-    def __init__(self, message: str = INSTALL_HINT) -> None:
-        super().__init__(message)
-
 
 def synapse_available() -> bool:
     """Whether Synapse can be run by this interpreter (without importing it)."""
@@ -188,124 +145,28 @@ class LocalSynapse:
 
     # ---------------------------------------------------------------- config
 
-    def _write_log_config(self) -> None:
-        # A plain file handler: no buffering, so warnings and errors are on disk
-        # as soon as they are logged.
-        log_config = {
-            "version": 1,
-            "formatters": {
-                "precise": {
-                    "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s"
-                    " - %(request)s - %(message)s"
-                }
-            },
-            "handlers": {
-                "file": {
-                    "class": "logging.FileHandler",
-                    "formatter": "precise",
-                    "filename": str(self.log_path),
-                    "encoding": "utf8",
-                }
-            },
-            "loggers": {
-                "synapse.storage.SQL": {"level": "WARNING"},
-                "twisted": {"level": "WARNING"},
-            },
-            "root": {"level": self.log_level, "handlers": ["file"]},
-            "disable_existing_loggers": False,
-        }
-        (self.workdir / LOG_CONFIG_FILE).write_text(
-            yaml.safe_dump(log_config, sort_keys=False), encoding="utf8"
-        )
-
-    def _listener(self, port: int) -> dict[str, Any]:
-        return {
-            "port": port,
-            "bind_addresses": [self.host],
-            "type": "http",
-            "tls": False,
-            "x_forwarded": False,
-            "resources": [{"names": ["client"], "compress": False}],
-        }
-
-    def _generate_config(self) -> dict[str, Any]:
-        """Build the homeserver configuration.
-
-        The configuration is written directly rather than through Synapse's
-        ``--generate-config``: that step costs a whole extra interpreter start
-        (about as long as the server start itself), and every value it would
-        produce is either overridden below or generated here.  The signing key
-        file is created by Synapse on its first start.
-        """
-        wd = self.workdir
-
-        def secret() -> str:
-            return secrets.token_urlsafe(32)
-
-        config: dict[str, Any] = {
-            "server_name": self.server_name,
-            "pid_file": str(wd / "homeserver.pid"),
-            "public_baseurl": None,  # filled in once the port is known
-            "listeners": [],
-            "database": {"name": "sqlite3", "args": {"database": str(wd / "homeserver.db")}},
-            "log_config": str(wd / LOG_CONFIG_FILE),
-            "media_store_path": str(wd / "media_store"),
-            "signing_key_path": str(wd / f"{self.server_name}.signing.key"),
-            "registration_shared_secret": secret(),
-            "macaroon_secret_key": secret(),
-            "form_secret": secret(),
-            "report_stats": False,
-            "enable_registration": False,
-            "trusted_key_servers": [],
-            "suppress_key_server_warning": True,
-            "presence": {"enabled": False},
-            "url_preview_enabled": False,
-            "enable_metrics": False,
-            # Password hashing dominates register/login time at the default of
-            # 12 rounds; these are throw-away accounts.
-            "bcrypt_rounds": 4,
-        }
-        config.update(_RATE_LIMITS)
-        return config
-
-    def _set_port(self, config: dict[str, Any], port: int) -> None:
-        config["listeners"] = [self._listener(port)]
-        config["public_baseurl"] = f"http://{self.host}:{port}/"
-
-    def _save_config(self, config: dict[str, Any]) -> None:
-        tmp = self.config_path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf8")
-        tmp.replace(self.config_path)
-
-    def _load_config(self) -> dict[str, Any]:
-        with self.config_path.open(encoding="utf8") as fh:
-            config = yaml.safe_load(fh)
-        if not isinstance(config, dict):
-            raise DevServerError(f"{self.config_path} is not a YAML mapping")
-        return config
-
     def _prepare(self) -> None:
         """Write the configuration if absent, then read port and secret from it."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.config_path.exists():
-            config = self._load_config()
+            config = load_config(self.config_path)
             if config.get("server_name") != self.server_name:
                 raise DevServerError(
                     f"{self.config_path} is for server {config.get('server_name')!r},"
                     f" not {self.server_name!r}"
                 )
         else:
-            config = self._generate_config()
-            self._set_port(config, _free_port(self.host))
-            self._save_config(config)
-        self._write_log_config()
+            config = homeserver_config(self.workdir, self.server_name)
+            set_port(config, self.host, _free_port(self.host))
+            save_config(self.config_path, config)
+        write_log_config(self.workdir, self.log_path, self.log_level)
         self._shared_secret = str(config["registration_shared_secret"])
         self.port = int(config["listeners"][0]["port"])
 
     def _move_to_free_port(self) -> None:
-        config = self._load_config()
-        self._set_port(config, _free_port(self.host))
-        self._save_config(config)
+        config = load_config(self.config_path)
+        set_port(config, self.host, _free_port(self.host))
+        save_config(self.config_path, config)
         self.port = int(config["listeners"][0]["port"])
 
     # -------------------------------------------------------------- lifecycle
