@@ -152,11 +152,12 @@ class Bot(OutboxPoster):
         now = utcnow()
         sent_at = datetime.fromtimestamp(ev.sent_at_ms / 1000, UTC)
         too_old = now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds)
-        queued = await self.db.run(lambda s: self._command(s, ev, sent_at, now, too_old))
+        queued, changed = await self.db.run(
+            lambda s: self._command(s, ev, sent_at, now, too_old))
         if queued:
             self.outbox.add(queued)  # sent at once, without reading them back
-            if self.scheduler:
-                self.scheduler.poke()
+        if changed and self.scheduler:
+            self.scheduler.poke()  # e.g. a meeting added: its reminders may be due soon
 
     async def _feature_event(self, ev: RoomEvent) -> None:
         """Non-command events (e.g. poll responses) go to the features that want them."""
@@ -179,20 +180,21 @@ class Bot(OutboxPoster):
                 self.scheduler.poke()
 
     def _command(self, s: Session, ev: RoomEvent, sent_at: datetime, now: datetime,
-                 too_old: bool) -> list[Outbox]:
-        """Handle a command in one transaction; returns the messages it queued."""
+                 too_old: bool) -> tuple[list[Outbox], bool]:
+        """Handle a command in one transaction; returns the messages it queued, and whether
+        it changed anything besides."""
         if not repo.claim_event(s, ev.event_id, ev.room_id, now):
-            return []
+            return [], False
         if too_old:
             log.info("not answering %s in %s: sent %s, older than the catch-up window",
                      ev.event_id, ev.room_id, sent_at.isoformat())
-            return []
+            return [], False
         inc = Incoming(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
                        body=ev.body, sent_at=sent_at, power=ev.power, members=ev.members,
                        device_verified=ev.device_verified)
         out = self.dispatcher.handle(s, inc, now)
         if out is None:
-            return []
+            return [], False
         reply = out.reply
         # a reply that comes with an outcome goes ahead of waiting messages, and before it
         rows = [repo.enqueue(s, ev.room_id, for_sender_device(notice_content(
@@ -208,7 +210,7 @@ class Bot(OutboxPoster):
                 "info": {"mimetype": a.mimetype, "size": len(a.data)},
                 "m.relates_to": {"m.in_reply_to": {"event_id": ev.event_id}},
             }, now, key=f"file:{ev.event_id}", attachment=a.data))
-        return rows
+        return rows, out.changed
 
     async def on_undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
         self.metrics.undecryptable.inc()

@@ -31,6 +31,7 @@ from bot.core.roles import role_from_power
 from bot.i18n import _ as N_
 from bot.reply import Reply
 from bot.storage import repo
+from bot.storage.db import writes_since
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Outcome:
     language: str
     emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
     urgent: bool = False
+    changed: bool = False  # the command wrote something (it may have made work due)
 
 
 class RateLimiter:
@@ -145,9 +147,10 @@ class Dispatcher:
                       sender=inc.sender, role=role, power=inc.power,
                       is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
                       now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
+        writes_since(s)
         reply = self._run(cmd, args, ctx)
         return Outcome(reply, ctx.room.language if ctx.room else language, ctx.emitted,
-                       ctx.urgent)
+                       ctx.urgent, changed=writes_since(s))
 
     def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
         s = ctx.session

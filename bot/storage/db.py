@@ -55,6 +55,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+# Whether a transaction wrote anything since `writes_since` was last asked (so that a
+# read-only command need not wake the clock).
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _flush_context) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+def writes_since(s: Session) -> bool:
+    """Whether `s` wrote since the last call (and start counting again)."""
+    return bool(s.info.pop("wrote", False))
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (run at every start)."""
     cfg = AlembicConfig()

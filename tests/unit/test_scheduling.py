@@ -84,3 +84,17 @@ async def test_a_burst_of_commands_costs_a_few_rounds_not_one_each(tmp_path):
         scheduler.shutdown()
         db.close()
     assert 1 <= rounds <= 0.5 / POKE_GAP + 2
+
+
+def test_only_commands_that_change_something_wake_the_clock(any_db_chat):
+    """A read (a listing, help) leaves the clock alone; an addition or a vote wakes it."""
+    coord = "@coord:example.org"
+    chat = any_db_chat
+    chat.setup()
+    chat.send(coord, "!meeting add 2026-12-03 14:00 Monthly TFL")
+    assert chat.last.changed
+    for read in ("!meeting list", "!help", "!room info", "!meeting M9"):
+        chat.send(coord, read)
+        assert not chat.last.changed, read
+    chat.send(coord, "!meeting cancel M1")
+    assert chat.last.changed
