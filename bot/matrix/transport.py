@@ -42,12 +42,18 @@ from bot.storage.db import DatabaseUnavailable
 log = logging.getLogger(__name__)
 
 MAX_GAP = 2000  # events fetched to fill one room's gap between two syncs
+# Only what the bot acts on: no presence, typing, receipts or account data, which for an
+# account in many rooms the homeserver would otherwise gather at every sync.
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
     "room": {
         "timeline": {"limit": 50},
+        # every member, not only recent senders: commands name members (!role, !service)
+        # and room keys go to all of them
         "state": {"lazy_load_members": False},
         "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
     },
 }
 
