@@ -24,7 +24,7 @@ import aiohttp
 
 from bot.matrix.events import Backoff, SendFailed
 from bot.storage import repo
-from bot.storage.db import Database
+from bot.storage.db import Database, DatabaseUnavailable
 from bot.storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,14 @@ class OutboxSender:
             self._stored = False
             self._wake.clear()
             after = 0 if full else self._read_up_to
-            rows = await self.db.run(lambda s, a=after: repo.pending_outbox(s, after=a,
-                                                                            limit=PAGE))
+            try:
+                rows = await self.db.run(lambda s, a=after: repo.pending_outbox(
+                    s, after=a, limit=PAGE))
+            except DatabaseUnavailable as exc:
+                log.warning("cannot read the outbox (%s); trying again", exc)
+                self._stored = True
+                await asyncio.sleep(SAFETY_READ)
+                continue
             if rows and not full:
                 self._read_up_to = rows[-1].id
             self.add(rows)
@@ -117,39 +123,54 @@ class OutboxSender:
     async def _mark_loop(self) -> None:
         """Mark sent rows in the background, all those sent meanwhile in one transaction,
         so that sending never waits for the database and a storm costs a few writes."""
+        backoff = Backoff(base=0.5, cap=30)
         while True:
             await self._mark_wake.wait()
             self._mark_wake.clear()
             try:
                 await self._mark()
-            except Exception:  # noqa: BLE001 - still unmarked: resent after a restart, and
-                # the homeserver de-duplicates it by its transaction id
-                log.exception("marking %d sent message(s) failed", len(self._to_mark))
+                backoff.reset()
+            except Exception:  # noqa: BLE001 - kept, and tried again
+                log.exception("marking sent messages failed; trying again")
+                await asyncio.sleep(backoff.next())
+                self._mark_wake.set()
 
     async def _mark(self) -> None:
         batch, self._to_mark = self._to_mark, []
         if not batch:
             return
-        await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
-                                                   self.clock()))
+        try:
+            await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
+                                                       self.clock()))
+        except BaseException:
+            self._to_mark[:0] = batch  # not lost: marked with the next batch
+            raise
         for row, _ in batch:
             self._known.discard(row.id)  # no longer pending: no read returns it
         self.on_marked([row for row, _ in batch])
 
     # ---- out ---------------------------------------------------------------------------
-    async def _room(self, room_id: str) -> None:
+    async def _room(self, room_id: str, delay: float = 0.0) -> None:
         """Send one room's queue until it is empty. After a failure the room sends nothing
         new until the failed message is through, so the room's order holds."""
         await self.ready.wait()
+        await asyncio.sleep(delay)
         queue = self._queues[room_id]
         flying: dict[asyncio.Task, tuple[bool, int, Outbox]] = {}
         backoff = Backoff(base=0.5, cap=30)
-        failed = False
+        failed: set[int] = set()  # messages that failed and are not through yet
         try:
             while queue or flying:
                 if failed and not flying:
-                    await asyncio.sleep(backoff.next())  # then the first message alone
-                room_left = IN_FLIGHT if not failed else (0 if flying else 1)
+                    await asyncio.sleep(backoff.next())  # then the failed message alone
+                    entry = min((e for e in queue if e[2].id in failed), default=None)
+                    if entry is None:
+                        failed.clear()
+                    else:
+                        queue.remove(entry)
+                        heapq.heapify(queue)
+                        flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                room_left = IN_FLIGHT if not failed else 0
                 while room_left and not any(self.alone(e[2]) for e in flying.values()):
                     entry = self._next(queue, alone_ok=not flying)
                     if entry is None:
@@ -164,18 +185,28 @@ class OutboxSender:
                     entry = flying.pop(task)
                     if task.result():
                         self._unsent.discard(entry[2].id)
-                        backoff.reset()
-                        failed = False
+                        failed.discard(entry[2].id)
+                        if not failed:
+                            backoff.reset()
                     else:
                         heapq.heappush(queue, entry)
-                        failed = True
+                        failed.add(entry[2].id)
+        except Exception:
+            log.exception("sending to %s failed unexpectedly; starting again", room_id)
+            restart = True
+        else:
+            restart = False
         finally:
-            for task in flying:
+            for task, entry in flying.items():  # sent again later: same transaction id
                 task.cancel()
+                heapq.heappush(queue, entry)
             # no await since the queue was last seen empty: nothing was added meanwhile
             del self._workers[room_id]
-            if not queue and not flying:
+            if not queue:
                 del self._queues[room_id]
+        if restart and queue:
+            self._workers[room_id] = asyncio.create_task(self._room(room_id, delay=1.0),
+                                                         name=f"outbox {room_id}")
 
     def _next(self, queue: list, *, alone_ok: bool) -> tuple[bool, int, Outbox] | None:
         """The first waiting message that may go now: urgent first, then in queue order;
@@ -216,6 +247,18 @@ class OutboxSender:
         except Exception:
             log.exception("sending message %d failed", row.id)
             return False
+        if row.ref is not None:
+            # others look it up by its event id (a poll answer names its poll's start):
+            # on record before anyone can answer it
+            try:
+                await self.db.run(lambda s: repo.mark_sent(s, [(row.id, event_id)],
+                                                           self.clock()))
+            except Exception:  # noqa: BLE001 - marked with the next batch instead
+                log.warning("marking message %d failed; marked later", row.id)
+            else:
+                self._known.discard(row.id)
+                self.on_marked([row])
+                return True
         self._to_mark.append((row, event_id))
         self._mark_wake.set()
         return True

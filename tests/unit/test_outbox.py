@@ -5,6 +5,7 @@ before anything new."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -44,6 +45,9 @@ class Homeserver:
 
     def __init__(self):
         self.sent: list[tuple[str, str]] = []
+        self.started: list[str] = []
+        self.failed_at: list[int] = []  # how many sends had started when one failed
+        self.timeline: list[tuple[str, str]] = []
         self.fail: dict[str, list[SendFailed]] = {}
         self.hold: dict[str, asyncio.Event] = {}
         self.slow: dict[str, float] = {}
@@ -51,6 +55,8 @@ class Homeserver:
 
     async def send(self, row: Outbox) -> str:
         body = row.content["body"]
+        self.started.append(body)
+        self.timeline.append(("start", body))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -58,10 +64,13 @@ class Homeserver:
                 await self.hold[row.room_id].wait()
             await asyncio.sleep(self.slow.get(body, 0.001))
             if self.fail.get(body):
+                self.failed_at.append(len(self.started))
+                self.timeline.append(("failed", body))
                 raise self.fail[body].pop(0)
         finally:
             self.in_flight -= 1
         self.sent.append((row.room_id, body))
+        self.timeline.append(("sent", body))
         return f"$event-{len(self.sent)}"
 
     def bodies(self, room: str) -> list[str]:
@@ -139,14 +148,21 @@ async def test_rooms_are_sent_to_in_parallel_each_in_its_order(db):
 
 
 async def test_a_failed_send_is_retried_before_anything_new_of_its_room(db):
-    queue(db, *[("!a", f"m{n}", False) for n in range(10)])
+    queue(db, *[("!a", f"m{n:02d}", False) for n in range(20)])
     hs = Homeserver()
-    hs.fail["m0"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
-    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 10)
-    sent = hs.bodies("!a")
-    assert sorted(sent) == sorted(f"m{n}" for n in range(10))
-    # those already on their way went through; nothing new was sent before m0
-    assert sent.index("m0") < min(sent.index(f"m{n}") for n in range(IN_FLIGHT, 10))
+    hs.slow = {f"m{n:02d}": 0.02 for n in range(1, 20)}
+    hs.slow["m00"] = 0.05  # fails while others are on their way
+    hs.fail["m00"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
+    started = time.monotonic()
+    await run_until(make_sender(db, hs), lambda: len(hs.sent) == 20)
+    assert sorted(hs.bodies("!a")) == sorted(f"m{n:02d}" for n in range(20))
+    # after the failure: those on their way finish, m00 goes again alone after a pause,
+    # and only once it is through does anything new start
+    after = hs.timeline[hs.timeline.index(("failed", "m00")) + 1:]
+    starts = [i for i, (what, _) in enumerate(after) if what == "start"]
+    assert after[starts[0]] == ("start", "m00")
+    assert after.index(("sent", "m00")) < starts[1]
+    assert time.monotonic() - started >= 0.4
 
 
 async def test_a_refused_message_is_dropped_and_the_room_goes_on(db):
