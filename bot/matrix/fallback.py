@@ -23,7 +23,8 @@ async def publish_fallback_key(client: AsyncClient) -> bool:
     if olm is None or not olm.account.shared:
         return False
     account = olm.account._account  # the vodozemac account: nio has no fallback-key API
-    account.generate_fallback_key()
+    if not account.fallback_key:  # else a key made earlier whose upload failed: that one,
+        account.generate_fallback_key()  # or the published one would be rotated out
     key_id, key = next(iter(account.fallback_key.items()))
     signed = {"key": key.to_base64(), "fallback": True}
     signed["signatures"] = {client.user_id: {f"ed25519:{client.device_id}":

@@ -180,11 +180,23 @@ class Transport:
             resp = await self.client.room_messages(room_id, start=start, end=since,
                                                    direction=MessageDirection.back, limit=100)
             if not isinstance(resp, RoomMessagesResponse):
-                raise ConnectionError(f"reading the gap in {room_id} failed: {resp}")
-            events.extend(resp.chunk)
-            if not resp.chunk or not resp.end or resp.end == start:
-                break
-            start = resp.end
+                code = str(getattr(resp, "status_code", "") or "")
+                if code.startswith("M_") and code != "M_LIMIT_EXCEEDED":
+                    # refused for good (e.g. the bot left): the rest of the sync goes on
+                    log.warning("cannot read the events missed in %s: %s", room_id, resp)
+                    break
+                raise ConnectionError(f"reading the events missed in {room_id} failed: "
+                                      f"{resp}")
+            for ev in resp.chunk:
+                events.append(ev)
+                if isinstance(ev, RoomMemberEvent) and ev.state_key == self.client.user_id \
+                        and ev.membership == "join" and ev.prev_membership != "join":
+                    break  # the bot joined here: what came before is not for it
+            else:
+                if resp.chunk and resp.end and resp.end != start:
+                    start = resp.end
+                    continue
+            break
         else:
             log.warning("more than %d events in %s since the last sync; the oldest are not "
                         "read", MAX_GAP, room_id)

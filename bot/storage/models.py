@@ -139,6 +139,7 @@ class Outbox(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the message queued just before this one in the same room and transaction: this one
     # is sent only after it (a reply, then the outcome it led to, then the poll's end)
-    follows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    follows: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                                nullable=True)
     # what the message is about, for callers that need its event id later (e.g. a poll)
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -92,7 +92,7 @@ def claim_event(s: Session, event_id: str, room_id: str, now: datetime) -> bool:
     (it runs for every event the bot reads)."""
     table = ProcessedEvent.__table__
     row = {"event_id": event_id, "room_id": room_id, "handled_at": now}
-    if s.get_bind().dialect.name == "postgresql":  # psycopg reports no rowcount here
+    if s.get_bind().dialect.name == "postgresql":  # no row count comes back this way here
         return s.execute(postgresql.insert(table).values(row).on_conflict_do_nothing()
                          .returning(table.c.event_id)).first() is not None
     # SQLite: RETURNING needs 3.35, the row count does not

@@ -19,7 +19,8 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('urgent', sa.Boolean(), server_default=sa.false(),
                                       nullable=False))
-        batch_op.add_column(sa.Column('follows', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('follows', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
         batch_op.drop_column('attempts')
         batch_op.create_index(batch_op.f('ix_outbox_event_id'), ['event_id'], unique=False)
 
