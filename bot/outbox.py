@@ -140,11 +140,14 @@ class OutboxSender:
         if not batch:
             return
         try:
-            await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
-                                                       self.clock()))
+            await self._mark_rows(batch)
         except BaseException:
             self._to_mark[:0] = batch  # not lost: marked with the next batch
             raise
+
+    async def _mark_rows(self, batch: list[tuple[Outbox, str]]) -> None:
+        await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
+                                                   self.clock()))
         for row, _ in batch:
             self._known.discard(row.id)  # no longer pending: no read returns it
         self.on_marked([row for row, _ in batch])
@@ -159,6 +162,10 @@ class OutboxSender:
         flying: dict[asyncio.Task, tuple[bool, int, Outbox]] = {}
         backoff = Backoff(base=0.5, cap=30)
         failed: set[int] = set()  # messages that failed and are not through yet
+
+        def launch(entry: tuple[bool, int, Outbox]) -> None:
+            flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+
         try:
             while queue or flying:
                 if failed and not flying:
@@ -169,17 +176,16 @@ class OutboxSender:
                     else:
                         queue.remove(entry)
                         heapq.heapify(queue)
-                        flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                        launch(entry)
                 room_left = IN_FLIGHT if not failed else 0
                 while room_left and not any(self.alone(e[2]) for e in flying.values()):
                     entry = self._next(queue, alone_ok=not flying)
                     if entry is None:
                         break
-                    flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                    launch(entry)
                     room_left -= 1
                 if not flying:  # cannot happen; never stall a room on it
-                    entry = heapq.heappop(queue)
-                    flying[asyncio.create_task(self._guarded(entry[2]))] = entry
+                    launch(heapq.heappop(queue))
                 done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     entry = flying.pop(task)
@@ -251,14 +257,10 @@ class OutboxSender:
             # others look it up by its event id (a poll answer names its poll's start):
             # on record before anyone can answer it
             try:
-                await self.db.run(lambda s: repo.mark_sent(s, [(row.id, event_id)],
-                                                           self.clock()))
+                await self._mark_rows([(row, event_id)])
+                return True
             except Exception:  # noqa: BLE001 - marked with the next batch instead
                 log.warning("marking message %d failed; marked later", row.id)
-            else:
-                self._known.discard(row.id)
-                self.on_marked([row])
-                return True
         self._to_mark.append((row, event_id))
         self._mark_wake.set()
         return True

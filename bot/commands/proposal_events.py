@@ -114,9 +114,10 @@ def _proposal_of_poll(s: Session, room_id: str, start_event_id: str) -> Proposal
     """The proposal of this room whose poll started with that event."""
     ref = s.scalar(select(Outbox.ref).where(Outbox.event_id == start_event_id,
                                             Outbox.room_id == room_id))
-    if not ref or not ref.startswith("poll:") or not ref[5:].isdigit():
+    number = ref.removeprefix("poll:") if ref else ""
+    if number == ref or not number.isdigit():
         return None
-    p = s.get(Proposal, int(ref[5:]))
+    p = s.get(Proposal, int(number))
     return p if p is not None and p.room.matrix_id == room_id else None
 
 

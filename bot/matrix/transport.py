@@ -164,9 +164,8 @@ class Transport:
             for ev in list(info.state) + timeline:
                 if isinstance(ev, RoomCreateEvent):
                     self._creators[room_id] = _creators_of(ev.source)
-                elif isinstance(ev, RoomMemberEvent) and ev.membership == "join" and \
-                        ev.prev_membership != "join" and ev.state_key != self.client.user_id:
-                    self._new_member(room_id, ev.state_key)
+                elif (user := _joined(ev)) and user != self.client.user_id:
+                    self._new_member(room_id, user)
             for ev in timeline:
                 await self._dispatch(room_id, ev)
         await self._retry_undecryptable()
@@ -175,8 +174,12 @@ class Transport:
         """The events of a room between the last sync (`since`) and this sync's timeline
         (which starts at `prev_batch`), oldest first."""
         events: list = []
-        start = prev_batch
-        while len(events) < MAX_GAP:
+        start, more = prev_batch, True
+        while more:
+            if len(events) >= MAX_GAP:
+                log.warning("more than %d events in %s since the last sync; the oldest are "
+                            "not read", MAX_GAP, room_id)
+                break
             resp = await self.client.room_messages(room_id, start=start, end=since,
                                                    direction=MessageDirection.back, limit=100)
             if not isinstance(resp, RoomMessagesResponse):
@@ -189,17 +192,12 @@ class Transport:
                                       f"{resp}")
             for ev in resp.chunk:
                 events.append(ev)
-                if isinstance(ev, RoomMemberEvent) and ev.state_key == self.client.user_id \
-                        and ev.membership == "join" and ev.prev_membership != "join":
-                    break  # the bot joined here: what came before is not for it
+                if _joined(ev) == self.client.user_id:
+                    more = False  # the bot joined here: what came before is not for it
+                    break
             else:
-                if resp.chunk and resp.end and resp.end != start:
-                    start = resp.end
-                    continue
-            break
-        else:
-            log.warning("more than %d events in %s since the last sync; the oldest are not "
-                        "read", MAX_GAP, room_id)
+                more = bool(resp.chunk) and bool(resp.end) and resp.end != start
+                start = resp.end
         log.info("read %d events between two syncs in %s", len(events), room_id)
         for ev in events:
             if getattr(ev, "room_id", None) is None:
@@ -354,6 +352,14 @@ class Transport:
             await c.share_group_session(
                 room_id, ignore_unverified_devices=self.config.matrix.unverified_devices
                 == "share")
+
+
+def _joined(ev) -> str | None:
+    """The user who joined the room by this event, if it is a join."""
+    if isinstance(ev, RoomMemberEvent) and ev.membership == "join" and \
+            ev.prev_membership != "join":
+        return ev.state_key
+    return None
 
 
 def _creators_of(source: dict) -> tuple[str, ...]:
