@@ -17,6 +17,7 @@ import aiohttp
 from nio import (
     AsyncClient,
     InviteMemberEvent,
+    JoinedMembersResponse,
     JoinError,
     MegolmEvent,
     MessageDirection,
@@ -49,9 +50,10 @@ SYNC_FILTER = {
     "account_data": {"not_types": ["*"]},
     "room": {
         "timeline": {"limit": 50},
-        # every member, not only recent senders: commands name members (!role, !service)
-        # and room keys go to all of them
-        "state": {"lazy_load_members": False},
+        # only the senders' memberships: the homeserver then skips work over every room of
+        # the account on each sync; a room's full member list is read when it is first
+        # needed (a command names members, a room key goes to all of them)
+        "state": {"lazy_load_members": True},
         "ephemeral": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
     },
@@ -205,6 +207,14 @@ class Transport:
                     ev.room_id = room_id
         return events[::-1]
 
+    async def _members(self, room) -> frozenset[str]:
+        """The room's joined members, read from the homeserver the first time."""
+        if not room.members_synced:
+            resp = await self.client.joined_members(room.room_id)
+            if not isinstance(resp, JoinedMembersResponse):
+                raise ConnectionError(f"reading the members of {room.room_id} failed: {resp}")
+        return frozenset(room.users) - frozenset(room.invited_users)
+
     def _new_member(self, room_id: str, user_id: str) -> None:
         """A member joined: fetch their devices and start a new room key, so that the next
         message reaches them (nio would otherwise keep the session shared before the join)."""
@@ -262,7 +272,7 @@ class Transport:
         event = RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
                           sent_at_ms=ev.server_timestamp, kind=kind, body=body,
                           power=await self.power_of(room_id, ev.sender),
-                          members=frozenset(room.users) - frozenset(room.invited_users),
+                          members=await self._members(room),
                           source=ev.source, device_id=device_id, device_verified=verified)
         try:
             await self.on_event(event)

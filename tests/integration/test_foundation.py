@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tests.support.bot import BotProcess
@@ -60,6 +62,30 @@ async def test_bot_lives_in_encrypted_room_across_restarts(synapse, make_client,
         room, is_reply_to(missed), sender=bot.user_id)
     after, _ = await ask(alice, room, bot, "!room info")
     assert "TFL Brussels" in after.body
+
+    # the bot falls behind (paused) while one member leaves and another joins, with more
+    # talk than one sync returns: it still knows who is in the room
+    carol = await make_client("carol")
+    dave = await make_client("dave")
+    for guest in (carol, dave):
+        await alice.client.room_invite(room, guest.user_id)
+    await carol.join(room)
+    await alice.wait_until_joined(room, carol.user_id)
+    here, _ = await ask(alice, room, bot, f"!service {carol.user_id} Police")
+    assert "represents" in here.body and "Police" in here.body
+    bot.proc.send_signal(signal.SIGSTOP)
+    try:
+        await bob.send_text(room, "answers the sync the bot was waiting on")
+        await carol.client.room_leave(room)
+        await dave.join(room)
+        for n in range(60):
+            await bob.send_text(room, f"more talk {n}")
+    finally:
+        bot.proc.send_signal(signal.SIGCONT)
+    gone, _ = await ask(alice, room, bot, f"!service {carol.user_id} Parquet")
+    assert "is not a member of this room" in gone.body
+    new, _ = await ask(alice, room, bot, f"!service {dave.user_id} OCAM")
+    assert "represents" in new.body and "OCAM" in new.body
     for event_id in (help_event, setup_event, missed):
         assert len(replies_to(alice, room, event_id, bot.user_id)) == 1
     log_text = bot.new_log()
