@@ -4,7 +4,8 @@ Starts a local Synapse, creates the rooms (encrypted, the bot joined), fills the
 through its own command dispatcher (as if the commands had been typed), then starts
 `coordbot run` and prints: start → ready (first sync handled), peak RSS, and the median
 `!meeting list` round trip from a real encrypted client, next to the same round trip against
-a bot with an empty database in the same run (target ratio <= 1.15).
+a bot with an empty database and against the bare nio echo bot of `bench/latency.py`, in turns
+in the same run (target ratio <= 1.15).
 
     python bench/scale.py [--rooms 1000] [--rounds 30]
 """
@@ -16,6 +17,7 @@ import asyncio
 import itertools
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,19 +117,29 @@ def peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
 
 
-async def median_round_trip(client: TestClient, room: str, bot_id: str, rounds: int) -> float:
-    times = []
-    for _ in range(rounds + 3):
-        since = client.cursor(room)
-        start = time.perf_counter()
-        resp = await client.client.room_send(room, "m.room.message",
-                                             {"msgtype": "m.text", "body": "!meeting list"},
-                                             ignore_unverified_devices=True)
-        await client.wait_for_message(
-            room, is_reply_to(resp.event_id), sender=bot_id, since=since,
-            msgtypes=("m.notice",), timeout=60)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times[3:])  # the first three warm up key sharing
+async def round_trip(client: TestClient, room: str, bot_id: str, body: str) -> float:
+    since = client.cursor(room)
+    start = time.perf_counter()
+    resp = await client.client.room_send(room, "m.room.message",
+                                         {"msgtype": "m.text", "body": body},
+                                         ignore_unverified_devices=True)
+    await client.wait_for_message(
+        room, is_reply_to(resp.event_id), sender=bot_id, since=since,
+        msgtypes=("m.notice",), timeout=60)
+    return (time.perf_counter() - start) * 1000
+
+
+async def median_round_trips(client: TestClient, targets: list[tuple[str, str, str]],
+                             rounds: int) -> list[float]:
+    """Median round trip to each (room, bot, text), taken in turns so that all see the same
+    moments of the homeserver and the machine."""
+    times: list[list[float]] = [[] for _ in targets]
+    for n in range(rounds + 3):
+        for (room, bot_id, body), kept in zip(targets, times, strict=True):
+            took = await round_trip(client, room, bot_id, body)
+            if n >= 3:  # the first three warm up key sharing
+                kept.append(took)
+    return [statistics.median(kept) for kept in times]
 
 
 async def main(n_rooms: int, rounds: int) -> None:
@@ -139,6 +151,11 @@ async def main(n_rooms: int, rounds: int) -> None:
     reps = [(hs.register(f"rep{i}", f"rep{i}-pw"), f"rep{i}-pw") for i in range(6)]
     big = BotProcess(hs, work / "big", bot={"rate_limit_per_minute": 0, "language": "en"})
     small = BotProcess(hs, work / "small", bot={"rate_limit_per_minute": 0, "language": "en"})
+    echo_id = hs.register("echo", "echo-pw")
+    (work / "echo-store").mkdir()
+    echo = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_bot.py"), hs.base_url,
+                             echo_id, "echo-pw", str(work / "echo-store")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t = time.perf_counter()
     rooms = await create_rooms(hs.base_url, n_rooms, chair, (big.user_id, big.password))
     print(f"created {len(rooms)} encrypted rooms in {time.perf_counter() - t:.0f}s")
@@ -152,10 +169,6 @@ async def main(n_rooms: int, rounds: int) -> None:
         big.start()
         await big.ready(timeout=600)
         ready = time.perf_counter() - started
-        await asyncio.sleep(2)
-        big_rtt = await median_round_trip(client, rooms[0], big.user_id, rounds)
-        rss = peak_rss_mb(big.proc.pid)
-
         small.start()
         await small.ready()
         room = await client.create_encrypted_room(invite=[small.user_id])
@@ -164,7 +177,14 @@ async def main(n_rooms: int, rounds: int) -> None:
         # the same listing as in the big bot's room, so that only the scale differs
         await client.send_text(room, f"!meeting add {datetime.now(UTC).year + 1}-01-01 10:00 "
                                      "Meeting --repeat FREQ=WEEKLY;COUNT=10 --place Town hall")
-        small_rtt = await median_round_trip(client, room, small.user_id, rounds)
+        echo_room = await client.create_encrypted_room(invite=[echo_id])
+        await client.wait_until_joined(echo_room, echo_id)
+        await asyncio.sleep(2)
+        big_rtt, small_rtt, echo_rtt = await median_round_trips(
+            client, [(rooms[0], big.user_id, "!meeting list"),
+                     (room, small.user_id, "!meeting list"),
+                     (echo_room, echo_id, "echo !meeting list")], rounds)
+        rss = peak_rss_mb(big.proc.pid)
         first = re.search(r"homeserver answered in ([\d.]+)s, handled in ([\d.]+)s",
                           big.log())
         print(f"start -> ready (first sync handled): {ready:.1f}s, of which the homeserver's "
@@ -173,10 +193,15 @@ async def main(n_rooms: int, rounds: int) -> None:
         print(f"peak RSS: {rss:.0f} MB   (target <= 150 MB)")
         print(f"!meeting list median: {big_rtt:.0f} ms at scale, {small_rtt:.0f} ms empty; "
               f"ratio {big_rtt / small_rtt:.2f}   (target <= 1.15)")
+        print(f"bench/latency.py's baseline, the bare nio echo bot, in the same turns: "
+              f"{echo_rtt:.0f} ms; ratio at scale {big_rtt / echo_rtt:.2f}, "
+              f"empty {small_rtt / echo_rtt:.2f}")
     finally:
         await client.close()
         big.stop()
         small.stop()
+        echo.terminate()
+        echo.wait()
         hs.stop()
 
 

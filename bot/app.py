@@ -81,6 +81,7 @@ class Bot(OutboxPoster):
                                    on_sent=self.wake_outbox,
                                    ready=lambda: self.transport.connected)
         self.transport.on_reconnect = self.scheduler.poke
+        self.transport.replies_sent = self.outbox.sent
         self.scheduler.start()
 
     async def run(self) -> None:

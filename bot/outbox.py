@@ -51,6 +51,8 @@ class OutboxSender:
         # rows queued, in flight, or sent but not yet marked: never queued a second time
         self._known: set[int] = set()
         self._unsent: set[int] = set()  # rows queued or in flight
+        self._all_sent = asyncio.Event()
+        self._all_sent.set()
         self._read_up_to = 0  # every pending row up to this id has been read
         self._wake = asyncio.Event()
         self._stored = True  # rows may wait in the database that were never read
@@ -66,6 +68,11 @@ class OutboxSender:
         for row in rows:
             self._push(row)
 
+    async def sent(self, timeout: float) -> None:
+        """Wait until every queued message is sent, at most `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_sent.wait(), timeout)
+
     def wake(self) -> None:
         """Rows were committed that only the database knows of."""
         self._stored = True
@@ -76,6 +83,7 @@ class OutboxSender:
             return
         self._known.add(row.id)
         self._unsent.add(row.id)
+        self._all_sent.clear()
         heapq.heappush(self._queues.setdefault(row.room_id, []),
                        (not row.urgent, row.id, row))
         if row.room_id not in self._workers:
@@ -191,6 +199,8 @@ class OutboxSender:
                     entry = flying.pop(task)
                     if task.result():
                         self._unsent.discard(entry[2].id)
+                        if not self._unsent:
+                            self._all_sent.set()
                         failed.discard(entry[2].id)
                         if not failed:
                             backoff.reset()

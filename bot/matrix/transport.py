@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 MAX_GAP = 2000  # events fetched to fill one room's gap between two syncs
 # Only what the bot acts on: no presence, typing, receipts or account data, which for an
 # account in many rooms the homeserver would otherwise gather at every sync.
+REPLY_WAIT = 0.05  # s
+QUIET_BATCH = 5  # events in one sync
+
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
     "account_data": {"not_types": ["*"]},
@@ -78,6 +81,8 @@ class Transport:
         self.connected = False
         self._keys_lock = asyncio.Lock()
         self.on_reconnect: Callable[[], None] = lambda: None
+        # after a quiet batch, let the replies to it land before syncing again (below)
+        self.replies_sent: Callable[[float], Awaitable[None]] | None = None
         self.synced_once = asyncio.Event()
         self._fallback_published = False  # a new one at each start
         self.trust = DeviceTrust(client)
@@ -87,8 +92,15 @@ class Transport:
         backoff = Backoff()
         token = await self.load_token()
         first = True
+        quiet = False
         while not self._stop.is_set():
             try:
+                if quiet and self.replies_sent is not None:
+                    # A reply stored while the next sync waits wakes that sync at once, and
+                    # the homeserver computes it (for every room of the account) just when
+                    # the user's client waits for the reply. After a quiet batch, a short
+                    # wait puts the client first; after a busy one, intake comes first.
+                    await self.replies_sent(REPLY_WAIT)
                 await self._e2ee_housekeeping()
                 # while messages wait for their keys, come back often to check on them
                 wait = 0 if first else (1000 if self._pending else 30_000)
@@ -99,6 +111,8 @@ class Transport:
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
                 answered = time.monotonic()
                 await self._handle_sync(resp, since=token)
+                quiet = not first and sum(len(r.timeline.events) for r in
+                                          resp.rooms.join.values()) <= QUIET_BATCH
                 token = resp.next_batch
                 await self.save_token(token)
                 self.last_sync = time.monotonic()

@@ -222,3 +222,21 @@ async def test_a_message_meant_for_one_more_device_goes_alone(db):
     hs.hold["!a"].set()
     await task
     assert hs.bodies("!a") == ["m0", "refusal", "m1", "m2"]
+
+
+async def test_waiting_for_the_queued_messages_ends_when_they_are_sent_or_at_the_limit(db):
+    hs = Homeserver()
+    hs.slow["reply"] = 0.2
+    sender = make_sender(db, hs)
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 2))
+    await sender.sent(1.0)  # nothing queued: no wait
+    sender.add(queue(db, ("!a", "reply", False)))
+    began = time.monotonic()
+    await sender.sent(0.05)
+    assert time.monotonic() - began < 0.15 and hs.sent == []  # gave up at the limit
+    await sender.sent(1.0)
+    assert hs.bodies("!a") == ["reply"]  # ended as soon as it was through
+    sender.add(queue(db, ("!b", "other", False)))
+    await sender.sent(1.0)
+    assert hs.bodies("!b") == ["other"]
+    await task
