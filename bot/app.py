@@ -114,7 +114,7 @@ class Bot(OutboxPoster):
 
     async def _stop_acting(self) -> None:
         if self.scheduler:
-            self.scheduler.shutdown()
+            await self.scheduler.shutdown()
             self.scheduler = None
         if self.transport:
             self.transport.stop()

@@ -9,6 +9,7 @@ outbox of that same transaction. A restart rebuilds the single wake-up job from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +93,7 @@ class Scheduler:
         self._lock = asyncio.Lock()
         self._again = False
         self._last_round = -POKE_GAP
+        self._stopping = False
 
     def start(self) -> None:
         """Start after login; catches up at once with whatever fell due while down."""
@@ -100,14 +102,22 @@ class Scheduler:
         self._aps.start()
         self.poke()
 
-    def shutdown(self) -> None:
+    async def shutdown(self, grace: float = 5.0) -> None:
+        """Stop waking up. A round in progress first finishes the work it is on (one
+        transaction), so that a normal stop never interrupts it."""
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace), self._lock:
+                pass
         if self._aps.running:
-            self._aps.shutdown(wait=False)
+            self._aps.shutdown(wait=False)  # cancels what still runs
 
     def poke(self) -> None:
         """Something changed (a meeting added, a vote cast): recompute soon. A burst of
         commands costs a round every POKE_GAP, not one each (rounds share the database
         with the commands)."""
+        if self._stopping:
+            return
         if self._lock.locked():
             self._again = True  # another round once this one is over
             return
@@ -116,6 +126,8 @@ class Scheduler:
                           args=[self], id="now", replace_existing=True)
 
     async def tick(self) -> None:
+        if self._stopping:
+            return
         if not self.ready():
             log.debug("homeserver out of reach: due work waits")
             return
@@ -134,6 +146,8 @@ class Scheduler:
     async def _round(self) -> None:
         dues: list[datetime] = []
         for work in self.works:
+            if self._stopping:
+                return
             try:
                 done, due = await self.db.run(lambda s, w=work: self._step(s, w))
             except Exception:

@@ -50,7 +50,7 @@ async def test_wake_ups_during_a_tick_are_kept(tmp_path):
             await asyncio.sleep(0.05)
     finally:
         busy.cancel()
-        scheduler.shutdown()
+        await scheduler.shutdown()
         db.close()
     assert not work.pending
     assert max(ran - due for due, ran in work.done) < timedelta(seconds=1)
@@ -83,7 +83,7 @@ async def test_a_burst_of_commands_costs_a_few_rounds_not_one_each(tmp_path):
         await asyncio.sleep(2 * POKE_GAP)
         rounds = work.looks - before
     finally:
-        scheduler.shutdown()
+        await scheduler.shutdown()
         db.close()
     assert 1 <= rounds <= lasted / POKE_GAP + 2
 
@@ -100,3 +100,31 @@ def test_only_commands_that_change_something_wake_the_clock(any_db_chat):
         assert not chat.last.changed, read
     chat.send(coord, "!meeting cancel M1")
     assert chat.last.changed
+
+
+async def test_stopping_lets_the_work_in_progress_finish_and_logs_no_error(tmp_path, caplog):
+    db = Database(f"sqlite:///{tmp_path}/clock.db")
+
+    class Slow(Items):
+        def run_due(self, s, now, poster):
+            time.sleep(0.3)
+            return super().run_due(s, now, poster)
+
+    first = Slow([datetime.now(UTC)])
+    second = Items([datetime.now(UTC)])
+    scheduler = Scheduler(db, [first, second], poster=None, on_sent=lambda: None)
+    scheduler.start()
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if scheduler._lock.locked():
+                break
+        await scheduler.shutdown()
+        assert first.done and not first.pending  # finished, not cut off
+        assert second.pending  # not started once stopping: done at the next start
+        scheduler.poke()  # no effect once stopped
+        await asyncio.sleep(0.1)
+        assert second.pending
+    finally:
+        db.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
