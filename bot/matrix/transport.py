@@ -124,8 +124,8 @@ class Transport:
                     self.connected = True
                     self.on_reconnect()
                 if first:
-                    log.info("ready: first sync handled (%d rooms; the homeserver answered in "
-                             "%.1fs, handled in %.1fs)", len(self.client.rooms),
+                    log.info("ready: first sync handled (%d rooms; the sync (homeserver and "
+                             "parsing) took %.1fs, handled in %.1fs)", len(self.client.rooms),
                              answered - asked, time.monotonic() - answered)
                 first = False
                 self.synced_once.set()
