@@ -248,7 +248,7 @@ class Bot(OutboxPoster):
             content = await self._upload(row, content)
         strict = bool(self.config.bot.require_cross_signed_devices) and await self.db.run(
             lambda s: requires_verified(self.config, s, row.room_id))
-        return await self.transport.send(row.room_id, row.event_type, content, row.txn_id,
+        return await self.transport.sender.send(row.room_id, row.event_type, content, row.txn_id,
                                          verified_only=strict, also=device)
 
     async def _upload(self, row: Outbox, content: dict) -> dict:

@@ -1,4 +1,4 @@
-"""The bot's life in Matrix: sync with backoff, invites, decryption retries, sending.
+"""The bot's life in Matrix: sync with backoff, invites, decryption retries.
 
 The sync token is ours (kept in the database, written only after a batch is handled), so a
 crash re-reads the last batch instead of losing it; each event is claimed in the database
@@ -20,13 +20,9 @@ from nio import (
     JoinedMembersResponse,
     JoinError,
     MegolmEvent,
-    MessageDirection,
     RoomCreateEvent,
     RoomGetStateResponse,
-    RoomMemberEvent,
-    RoomMessagesResponse,
     RoomMessageText,
-    RoomSendResponse,
     SyncError,
     SyncResponse,
     UnknownEvent,
@@ -34,20 +30,23 @@ from nio import (
 
 from bot.config import Config
 from bot.core.roles import effective_power
-from bot.matrix.events import Backoff, Handler, RoomEvent, SendFailed
+from bot.matrix.events import Backoff, Handler, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
+from bot.matrix.history import joined, read_gap
+from bot.matrix.sending import Sender
 from bot.matrix.text import command_text
-from bot.matrix.trust import DeviceTrust, sender_keys, share_with_verified_only
+from bot.matrix.trust import DeviceTrust, sender_keys
 from bot.storage.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
-MAX_GAP = 2000  # events fetched to fill one room's gap between two syncs
-# Only what the bot acts on: no presence, typing, receipts or account data, which for an
-# account in many rooms the homeserver would otherwise gather at every sync.
+# After a sync of at most QUIET_BATCH events, the next waits up to REPLY_WAIT for the
+# replies to it (see run()).
 REPLY_WAIT = 0.05  # s
 QUIET_BATCH = 5  # events in one sync
 
+# Only what the bot acts on: no presence, typing, receipts or account data, which for an
+# account in many rooms the homeserver would otherwise gather at every sync.
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
     "account_data": {"not_types": ["*"]},
@@ -86,6 +85,7 @@ class Transport:
         self.synced_once = asyncio.Event()
         self._fallback_published = False  # a new one at each start
         self.trust = DeviceTrust(client)
+        self.sender = Sender(config, client, self.trust, self._keys_lock)
 
     # ---- sync loop -------------------------------------------------------------------
     async def run(self) -> None:
@@ -176,50 +176,16 @@ class Transport:
             timeline = list(info.timeline.events)
             if info.timeline.limited and since:
                 # more happened than one sync returns: read the rest, or votes would be lost
-                timeline = await self._gap(room_id, info.timeline.prev_batch, since) + timeline
+                timeline = await read_gap(self.client, room_id, info.timeline.prev_batch,
+                                          since) + timeline
             for ev in list(info.state) + timeline:
                 if isinstance(ev, RoomCreateEvent):
                     self._creators[room_id] = _creators_of(ev.source)
-                elif (user := _joined(ev)) and user != self.client.user_id:
+                elif (user := joined(ev)) and user != self.client.user_id:
                     self._new_member(room_id, user)
             for ev in timeline:
                 await self._dispatch(room_id, ev)
         await self._retry_undecryptable()
-
-    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list:
-        """The events of a room between the last sync (`since`) and this sync's timeline
-        (which starts at `prev_batch`), oldest first."""
-        events: list = []
-        start, more = prev_batch, True
-        while more:
-            if len(events) >= MAX_GAP:
-                log.warning("more than %d events in %s since the last sync; the oldest are "
-                            "not read", MAX_GAP, room_id)
-                break
-            resp = await self.client.room_messages(room_id, start=start, end=since,
-                                                   direction=MessageDirection.back, limit=100)
-            if not isinstance(resp, RoomMessagesResponse):
-                code = str(getattr(resp, "status_code", "") or "")
-                if code.startswith("M_") and code != "M_LIMIT_EXCEEDED":
-                    # refused for good (e.g. the bot left): the rest of the sync goes on
-                    log.warning("cannot read the events missed in %s: %s", room_id, resp)
-                    break
-                raise ConnectionError(f"reading the events missed in {room_id} failed: "
-                                      f"{resp}")
-            for ev in resp.chunk:
-                events.append(ev)
-                if _joined(ev) == self.client.user_id:
-                    more = False  # the bot joined here: what came before is not for it
-                    break
-            else:
-                more = bool(resp.chunk) and bool(resp.end) and resp.end != start
-                start = resp.end
-        log.info("read %d events between two syncs in %s", len(events), room_id)
-        for ev in events:
-            if getattr(ev, "room_id", None) is None:
-                with contextlib.suppress(AttributeError):
-                    ev.room_id = room_id
-        return events[::-1]
 
     async def _members(self, room) -> frozenset[str]:
         """The room's joined members, read from the homeserver the first time."""
@@ -334,57 +300,6 @@ class Transport:
         pl = room.power_levels
         return effective_power(user_id, pl.users, pl.defaults.users_default,
                                room.room_version, self._creators.get(room_id, ()))
-
-    # ---- sending ---------------------------------------------------------------------
-    async def send(self, room_id: str, event_type: str, content: dict, txn_id: str, *,
-                   verified_only: bool = False, also: tuple[str, str] | None = None) -> str:
-        """Send one event; returns its event id or raises SendFailed.
-
-        `verified_only`: the room key goes only to devices their owners cross-signed, and to
-        the device `also` (user, device id) for this one message, e.g. to tell it why it
-        was refused."""
-        async with self._keys_lock:  # key queries and room-key sharing: one at a time
-            if verified_only:
-                await share_with_verified_only(self.client, self.trust, room_id, also=also)
-            else:
-                await self._prepare_room_key(room_id)
-        try:
-            resp = await self.client.room_send(
-                room_id, event_type, content, tx_id=txn_id,
-                ignore_unverified_devices=verified_only or
-                self.config.matrix.unverified_devices == "share")
-        finally:
-            if verified_only and also is not None:
-                self.client.invalidate_outbound_session(room_id)  # that device saw one only
-        if isinstance(resp, RoomSendResponse):
-            return resp.event_id
-        raise SendFailed(getattr(resp, "status_code", None), getattr(resp, "message", str(resp)))
-
-
-    async def _prepare_room_key(self, room_id: str) -> None:
-        """What room_send would do first (members, device keys, the room key), done here
-        under a lock so that sends to several rooms at once never race on it."""
-        c = self.client
-        room = c.rooms.get(room_id)
-        if room is None or not room.encrypted or c.olm is None:
-            return
-        if not room.members_synced:
-            await c.joined_members(room_id)
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.olm.should_share_group_session(room_id):
-            await c.share_group_session(
-                room_id, ignore_unverified_devices=self.config.matrix.unverified_devices
-                == "share")
-
-
-def _joined(ev) -> str | None:
-    """The user who joined the room by this event, if it is a join."""
-    if isinstance(ev, RoomMemberEvent) and ev.membership == "join" and \
-            ev.prev_membership != "join":
-        return ev.state_key
-    return None
-
 
 def _creators_of(source: dict) -> tuple[str, ...]:
     content = source.get("content", {})
