@@ -51,8 +51,9 @@ class OutboxSender:
         # rows queued, in flight, or sent but not yet marked: never queued a second time
         self._known: set[int] = set()
         self._unsent: set[int] = set()  # rows queued or in flight
-        self._all_sent = asyncio.Event()
-        self._all_sent.set()
+        self._fresh: set[int] = set()  # rows queued or in flight that never failed
+        self._fresh_sent = asyncio.Event()
+        self._fresh_sent.set()
         self._read_up_to = 0  # every pending row up to this id has been read
         self._wake = asyncio.Event()
         self._stored = True  # rows may wait in the database that were never read
@@ -69,9 +70,15 @@ class OutboxSender:
             self._push(row)
 
     async def sent(self, timeout: float) -> None:
-        """Wait until every queued message is sent, at most `timeout` seconds."""
+        """Wait until every queued message is sent, at most `timeout` seconds; a message
+        that failed once (and waits to be tried again) is not waited for."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._all_sent.wait(), timeout)
+            await asyncio.wait_for(self._fresh_sent.wait(), timeout)
+
+    def _not_fresh(self, row_id: int) -> None:
+        self._fresh.discard(row_id)
+        if not self._fresh:
+            self._fresh_sent.set()
 
     def wake(self) -> None:
         """Rows were committed that only the database knows of."""
@@ -83,7 +90,8 @@ class OutboxSender:
             return
         self._known.add(row.id)
         self._unsent.add(row.id)
-        self._all_sent.clear()
+        self._fresh.add(row.id)
+        self._fresh_sent.clear()
         heapq.heappush(self._queues.setdefault(row.room_id, []),
                        (not row.urgent, row.id, row))
         if row.room_id not in self._workers:
@@ -199,14 +207,13 @@ class OutboxSender:
                     entry = flying.pop(task)
                     if task.result():
                         self._unsent.discard(entry[2].id)
-                        if not self._unsent:
-                            self._all_sent.set()
                         failed.discard(entry[2].id)
                         if not failed:
                             backoff.reset()
                     else:
                         heapq.heappush(queue, entry)
                         failed.add(entry[2].id)
+                    self._not_fresh(entry[2].id)
         except Exception:
             log.exception("sending to %s failed unexpectedly; starting again", room_id)
             restart = True

@@ -228,7 +228,7 @@ async def test_waiting_for_the_queued_messages_ends_when_they_are_sent_or_at_the
     hs = Homeserver()
     hs.slow["reply"] = 0.2
     sender = make_sender(db, hs)
-    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 2))
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 3))
     await sender.sent(1.0)  # nothing queued: no wait
     sender.add(queue(db, ("!a", "reply", False)))
     began = time.monotonic()
@@ -239,4 +239,10 @@ async def test_waiting_for_the_queued_messages_ends_when_they_are_sent_or_at_the
     sender.add(queue(db, ("!b", "other", False)))
     await sender.sent(1.0)
     assert hs.bodies("!b") == ["other"]
+    # a message that failed waits for its retry; nobody waits for it meanwhile
+    hs.fail["again"] = [SendFailed("M_LIMIT_EXCEEDED", "slow down")]
+    sender.add(queue(db, ("!c", "again", False)))
+    began = time.monotonic()
+    await sender.sent(1.0)
+    assert time.monotonic() - began < 0.3 and hs.bodies("!c") == []
     await task
