@@ -29,13 +29,14 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.latency import round_trip  # noqa: E402
 from bot.commands.dispatch import Dispatcher, Incoming  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import Outbox  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient, is_reply_to  # noqa: E402
+from tests.support.client import TestClient  # noqa: E402
 
 SERVICES = ["Police", "OCAM", "Parquet", "VSSE", "SGRS", "Prévention"]
 
@@ -115,18 +116,6 @@ def fill(config_path: Path, rooms: list[str], chair: str, reps: list[str]) -> di
 def peak_rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
-
-
-async def round_trip(client: TestClient, room: str, bot_id: str, body: str) -> float:
-    since = client.cursor(room)
-    start = time.perf_counter()
-    resp = await client.client.room_send(room, "m.room.message",
-                                         {"msgtype": "m.text", "body": body},
-                                         ignore_unverified_devices=True)
-    await client.wait_for_message(
-        room, is_reply_to(resp.event_id), sender=bot_id, since=since,
-        msgtypes=("m.notice",), timeout=60)
-    return (time.perf_counter() - start) * 1000
 
 
 async def median_round_trips(client: TestClient, targets: list[tuple[str, str, str]],
