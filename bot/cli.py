@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--room", required=True, help="the Matrix room id")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-c", "--config", default="config.yaml")
+    restore = sub.add_parser(
+        "restore-identity", help="put the bot's cross-signing identity back from its recovery "
+        "key, read from standard input (with the bot stopped)")
+    restore.add_argument("-c", "--config", required=True)
     purge = sub.add_parser("purge", help="apply the retention settings now")
     purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     purge.add_argument("-c", "--config", default="config.yaml")
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_command(args.config, args.room, args.format)
     if args.command == "purge":
         return purge_command(args.config, args.dry_run)
+    if args.command == "restore-identity":
+        return restore_identity_command(args.config)
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -91,6 +97,34 @@ def purge_command(path: str, dry_run: bool) -> int:
     print("Would delete:" if dry_run else "Deleted:")
     for line in result.lines():
         print(f"  {line}")
+    return 0
+
+
+def restore_identity_command(path: str) -> int:
+    from getpass import getpass
+
+    from bot.matrix.crosssigning import KEYS_FILE, restore_identity
+
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        _print_problems(path, err)
+        return 2
+    # never an argument: it would stay in the shell's history and the process list
+    text = getpass("Recovery key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    user = config.matrix.user_id
+    try:
+        changed = restore_identity(config.matrix.store_path / KEYS_FILE, user, text)
+    except ValueError as err:
+        print(f"{err}; nothing changed", file=sys.stderr)
+        return 2
+    if not changed:
+        print(f"The store already holds this master key of {user}; nothing changed.")
+        return 0
+    print(f"Master key of {user} restored in the store, with new self-signing and "
+          "user-signing keys. At its next start the bot publishes them (the homeserver asks "
+          "for the account's password) and signs its device; whoever verified the bot "
+          "trusts it again.")
     return 0
 
 

@@ -27,6 +27,7 @@ from bot.matrix.signing import (
     b64decode,
     b64encode,
     cross_signing_key,
+    decode_recovery_key,
     encode_recovery_key,
     key_of,
     sign_json,
@@ -128,10 +129,17 @@ class Identity:
                 and signed_by(ssk, u, m, m) and signed_by(usk, u, m, m))
 
 
-async def upload_keys(client: AsyncClient, identity: Identity, password: str | None) -> None:
-    """Publish the keys, answering the homeserver's password stage when it asks for one."""
+async def upload_keys(client: AsyncClient, identity: Identity, password: str | None,
+                      query: dict | None = None) -> None:
+    """Publish the keys, answering the homeserver's password stage when it asks for one.
+    A master key the homeserver already publishes (`query`) is not sent again: only the
+    keys it signs (Synapse refuses a master key it has stored before)."""
     path = f"{API}/keys/device_signing/upload"
     body: dict[str, Any] = identity.public_keys()
+    u = identity.user_id
+    if key_of(((query or {}).get("master_keys") or {}).get(u), u, "master") == \
+            identity.master.public:
+        del body["master_key"]
     status, answer = await matrix_request(client, "POST", path, body)
     if status == 401 and "flows" in answer:
         if not password:
@@ -181,10 +189,14 @@ async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | 
         log.info("made new cross-signing keys for %s", user_id)
     query = await query_keys(client, [user_id])
     if not identity.on_server(query):
-        if (query.get("master_keys") or {}).get(user_id):
+        on_server = key_of((query.get("master_keys") or {}).get(user_id), user_id, "master")
+        if on_server == identity.master.public:
+            log.info("new self-signing and user-signing keys for %s under its master key "
+                     "(restored)", user_id)
+        elif on_server:
             log.warning("the homeserver has other cross-signing keys for %s; replacing them "
                         "with the ones in the store", user_id)
-        await upload_keys(client, identity, password)
+        await upload_keys(client, identity, password, query)
         log.info("cross-signing keys of %s published (master key %s)", user_id,
                  identity.master.public)
         query = await query_keys(client, [user_id])
@@ -201,6 +213,20 @@ async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | 
         identity.recovery_key_shown = True
         identity.save(keys_path)
     return identity
+
+
+def restore_identity(keys_path: Path, user_id: str, recovery_key: str) -> bool:
+    """Put the master key back in the store from its recovery key, with new self-signing
+    and user-signing keys that the bot publishes at its next start: whoever verified the
+    bot trusts it again. False when the store already held this master key (nothing
+    changed). Raises ValueError for a key that is not valid."""
+    master = SigningKey(decode_recovery_key(recovery_key))
+    old = Identity.load(keys_path)
+    if old is not None and old.user_id == user_id and old.master.public == master.public:
+        return False
+    Identity(user_id, master, SigningKey.generate(), SigningKey.generate(),
+             recovery_key_shown=True).save(keys_path)
+    return True
 
 
 def print_recovery_key(identity: Identity) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -41,7 +43,33 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     assert "published" not in bot.new_log() and "signed with" not in bot.new_log()
     assert await query_keys(alice.client, [bot.user_id]) == published
 
-    # keys lost from the store: new ones replace them, which takes the account's password
+    # keys lost from the store: the operator puts them back from the recovery key
+    bot.stop()
+    (bot.workdir / "store" / "cross_signing.json").unlink()
+
+    def restore(key: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "restore-identity", "-c",
+                               str(bot.config_path)], input=key + "\n", text=True,
+                              capture_output=True, cwd=bot.workdir, timeout=60)
+
+    typo = key_text[:-1] + ("a" if key_text[-1] != "a" else "b")
+    refused = restore(typo)
+    assert refused.returncode == 2 and "nothing changed" in refused.stderr
+    assert typo not in refused.stdout + refused.stderr
+    done = restore(key_text)
+    assert done.returncode == 0 and "restored" in done.stdout, done.stderr
+    assert restore(key_text).stdout.startswith("The store already holds this master key")
+    bot.start()
+    await bot.ready()
+    assert "under its master key (restored)" in bot.new_log()
+    assert RECOVERY_BANNER not in bot.new_log()  # the operator has it already
+    back = await query_keys(alice.client, [bot.user_id])
+    assert back["master_keys"] == published["master_keys"]
+    assert back["self_signing_keys"] != published["self_signing_keys"]  # new, signed by it
+    devices = await chain_of(alice, bot.user_id)
+    assert devices[bot.device_id].cross_signed
+
+    # keys lost and not restored: new ones replace them, which takes the account's password
     bot.stop()
     (bot.workdir / "store" / "cross_signing.json").unlink()
     bot.start()
