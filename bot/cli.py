@@ -45,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args.config)
     if args.command == "run":
-        try:
-            config = load_config(args.config)
-        except ConfigError as err:
-            _print_problems(args.config, err)
+        config = _config(args.config)
+        if config is None:
             return 2
         setup_logging(args.log_level, secrets=[config.matrix.password])
         return asyncio.run(_run(config))
@@ -69,10 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_config(path: str) -> int:
-    try:
-        config = load_config(path)
-    except ConfigError as err:
-        _print_problems(path, err)
+    config = _config(path)
+    if config is None:
         return 2
     print(f"{path}: OK (bot {config.matrix.user_id}, database "
           f"{config.storage.database.split(':', 1)[0]})")
@@ -85,10 +81,8 @@ def purge_command(path: str, dry_run: bool) -> int:
     from bot.retention import purge
     from bot.storage.db import Database
 
-    try:
-        config = load_config(path)
-    except ConfigError as err:
-        _print_problems(path, err)
+    config = _config(path)
+    if config is None:
         return 2
     db = Database(config.storage.database)
     db.migrate()
@@ -105,10 +99,8 @@ def restore_identity_command(path: str) -> int:
 
     from bot.matrix.crosssigning import KEYS_FILE, restore_identity
 
-    try:
-        config = load_config(path)
-    except ConfigError as err:
-        _print_problems(path, err)
+    config = _config(path)
+    if config is None:
         return 2
     # never an argument: it would stay in the shell's history and the process list
     text = getpass("Recovery key: ") if sys.stdin.isatty() else sys.stdin.readline()
@@ -126,6 +118,15 @@ def restore_identity_command(path: str) -> int:
           "for the account's password) and signs its device; whoever verified the bot "
           "trusts it again.")
     return 0
+
+
+def _config(path: str):
+    """The configuration, or None after saying on standard error what is wrong with it."""
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        _print_problems(path, err)
+        return None
 
 
 def _print_problems(path: str, err: ConfigError) -> None:
