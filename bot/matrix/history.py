@@ -1,11 +1,20 @@
-"""A room's events between two syncs, when more happened than one sync returns."""
+"""What the bot's sync leaves out and is read back when needed: a room's events between two
+syncs (when more happened than one sync returns), and a room's full member list (the sync
+lazy-loads members)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 
-from nio import AsyncClient, MessageDirection, RoomMemberEvent, RoomMessagesResponse
+from nio import (
+    AsyncClient,
+    JoinedMembersResponse,
+    MatrixRoom,
+    MessageDirection,
+    RoomMemberEvent,
+    RoomMessagesResponse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +63,13 @@ def joined(ev) -> str | None:
             ev.prev_membership != "join":
         return ev.state_key
     return None
+
+
+async def load_members(client: AsyncClient, room: MatrixRoom) -> None:
+    """Read the room's full member list into nio's room, once: later changes come with the
+    sync's timeline."""
+    if room.members_synced:
+        return
+    resp = await client.joined_members(room.room_id)
+    if not isinstance(resp, JoinedMembersResponse):
+        raise ConnectionError(f"reading the members of {room.room_id} failed: {resp}")

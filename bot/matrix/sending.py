@@ -8,6 +8,7 @@ from nio import AsyncClient, RoomSendResponse
 
 from bot.config import Config
 from bot.matrix.events import SendFailed
+from bot.matrix.history import load_members
 from bot.matrix.trust import DeviceTrust, share_with_verified_only
 
 
@@ -51,8 +52,7 @@ class Sender:
         room = c.rooms.get(room_id)
         if room is None or not room.encrypted or c.olm is None:
             return
-        if not room.members_synced:
-            await c.joined_members(room_id)
+        await load_members(c, room)
         if c.should_query_keys:
             await c.keys_query()
         if c.olm.should_share_group_session(room_id):

@@ -17,7 +17,6 @@ import aiohttp
 from nio import (
     AsyncClient,
     InviteMemberEvent,
-    JoinedMembersResponse,
     JoinError,
     MegolmEvent,
     RoomCreateEvent,
@@ -32,7 +31,7 @@ from bot.config import Config
 from bot.core.roles import effective_power
 from bot.matrix.events import Backoff, Handler, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
-from bot.matrix.history import joined, read_gap
+from bot.matrix.history import joined, load_members, read_gap
 from bot.matrix.sending import Sender
 from bot.matrix.text import command_text
 from bot.matrix.trust import DeviceTrust, sender_keys
@@ -189,10 +188,7 @@ class Transport:
 
     async def _members(self, room) -> frozenset[str]:
         """The room's joined members, read from the homeserver the first time."""
-        if not room.members_synced:
-            resp = await self.client.joined_members(room.room_id)
-            if not isinstance(resp, JoinedMembersResponse):
-                raise ConnectionError(f"reading the members of {room.room_id} failed: {resp}")
+        await load_members(self.client, room)
         return frozenset(room.users) - frozenset(room.invited_users)
 
     def _new_member(self, room_id: str, user_id: str) -> None:

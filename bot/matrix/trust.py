@@ -18,6 +18,7 @@ from uuid import uuid4
 from nio import Api, AsyncClient, ShareGroupSessionResponse
 
 from bot.matrix.crosssigning import query_keys
+from bot.matrix.history import load_members
 from bot.matrix.signing import DeviceIdentity, user_devices
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ async def share_with_verified_only(client: AsyncClient, trust: DeviceTrust, room
     for _ in range(3):
         if room_id in client.sharing_session:
             await client.sharing_session[room_id].wait()
-        if not room.members_synced:
-            await client.joined_members(room_id)
+        await load_members(client, room)
         if client.should_query_keys:
             await client.keys_query()
         users = list(room.users)
