@@ -138,9 +138,9 @@ def pending_outbox(s: Session, *, after: int = 0, limit: int = 500) -> list[Outb
 
 def mark_sent(s: Session, sent: list[tuple[int, str]], now: datetime) -> None:
     """Mark outbox rows sent, each with the event id the homeserver gave it."""
-    for outbox_id, event_id in sent:
-        s.execute(update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now,
-                                                                      event_id=event_id))
+    if sent:  # one statement for the batch (an UPDATE by primary key, executed many times)
+        s.execute(update(Outbox), [{"id": outbox_id, "sent_at": now, "event_id": event_id}
+                                   for outbox_id, event_id in sent])
 
 
 def sent_event_id(s: Session, ref: str) -> str | None:

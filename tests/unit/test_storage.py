@@ -60,8 +60,12 @@ def test_outbox_refuses_the_same_message_twice(db):
         db.call(lambda s: repo.enqueue(s, "!a", {"body": "y"}, now, key="reply:$1"))
     rows = db.call(repo.pending_outbox)
     assert [r.content for r in rows] == [{"body": "x"}]
-    db.call(lambda s: repo.mark_sent(s, [(rows[0].id, "$sent")], now))
+    db.call(lambda s: repo.enqueue(s, "!a", {"body": "z"}, now, key="reply:$2"))
+    rows = db.call(repo.pending_outbox)
+    db.call(lambda s: repo.mark_sent(s, [(rows[0].id, "$sent"), (rows[1].id, "$other")], now))
     assert db.call(repo.pending_outbox) == []
+    assert db.call(lambda s: sorted(s.scalars(select(Outbox.event_id)))) == [
+        "$other", "$sent"]
 
 
 def test_datetimes_come_back_aware_in_utc(db):
