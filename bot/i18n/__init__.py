@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime, format_time
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -28,6 +29,9 @@ from babel.support import Translations
 HERE = Path(__file__).parent
 LANGS = ("fr", "nl", "en")
 LOCALES = {"fr": "fr_BE", "nl": "nl_BE", "en": "en_GB"}
+# The plural rules the catalogs are written for (the gettext convention), whatever the
+# installed Babel's CLDR data says: CLDR 47 gives French a third form for millions.
+PLURAL_FORMS = {"fr": "nplurals=2; plural=(n > 1);", "nl": "nplurals=2; plural=(n != 1);"}
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ROOM_PING = re.compile(r"@room\b", re.IGNORECASE)
 
@@ -78,11 +82,18 @@ def _translations(lang: str) -> Translations | None:
     if lang == "en" or not path.exists():
         return None
     with path.open("rb") as fh:
-        catalog = read_po(fh, locale=lang)
+        catalog = with_plural_forms(read_po(fh, locale=lang), lang)
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
     return Translations(buf)
+
+
+def with_plural_forms(catalog: Catalog, lang: str) -> Catalog:
+    """The catalog with the project's plural rule for `lang` (see PLURAL_FORMS)."""
+    if lang in PLURAL_FORMS:
+        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[lang])]
+    return catalog
 
 
 def translate(msg: Msg, lang: str) -> str:

@@ -21,6 +21,8 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+from bot.i18n import with_plural_forms
+
 HERE = Path(__file__).parent
 SOURCES = HERE.parent
 TRANSLATED = ("fr", "nl")
@@ -59,14 +61,16 @@ def extract(root: Path = SOURCES) -> Catalog:
 
 
 def load(lang: str, path: Path | None = None) -> Catalog:
+    """A language's catalog, with the project's plural rule whatever Babel's data says."""
     path = path or po_path(lang)
     if not path.exists():
-        return Catalog(locale=lang, project="coordbot", version="0.1", fuzzy=False,
-                       header_comment=HEADER.format(language=NAMES.get(lang, lang)),
-                       language_team=NAMES.get(lang, lang), last_translator="coordbot",
-                       copyright_holder="coordbot")
+        return with_plural_forms(Catalog(
+            locale=lang, project="coordbot", version="0.1", fuzzy=False,
+            header_comment=HEADER.format(language=NAMES.get(lang, lang)),
+            language_team=NAMES.get(lang, lang), last_translator="coordbot",
+            copyright_holder="coordbot"), lang)
     with path.open("rb") as fh:
-        return read_po(fh, locale=lang)
+        return with_plural_forms(read_po(fh, locale=lang), lang)
 
 
 def save(catalog: Catalog, path: Path) -> None:

@@ -25,8 +25,25 @@ def test_readme_command_reference_is_current(lang, marker):
         f"`python -m bot.commands.reference {lang}`")
 
 
-def test_ci_runs_the_readme_test_command():
+def _first_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    test_command = readme.split("```sh", 1)[1].split("```", 1)[0].strip().splitlines()[-1]
+    block = readme.split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.strip().splitlines() if line and not line.startswith("#")]
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = _first_commands()[-1]
     assert "pytest" in test_command
-    assert test_command.split("&&")[-1].strip() in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    # the same install (with the pins) and the same test run
+    assert test_command.replace("pip install", "pip install -q") in ci
+
+
+def test_both_first_commands_install_the_pinned_versions():
+    install, test = _first_commands()
+    assert "coordbot demo" in install
+    for command in (install, test):
+        assert "pip install -c constraints.txt " in command
+    pins = (ROOT / "constraints.txt").read_text()
+    for package in ("babel", "matrix-nio", "matrix-synapse", "sqlalchemy", "vodozemac"):
+        assert re.search(rf"^{package}==\S+", pins, re.M), f"{package} is not pinned"

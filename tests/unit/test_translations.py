@@ -241,3 +241,39 @@ def test_a_broken_translation_falls_back_to_english(monkeypatch):
                         lambda m, lang: "**{oops}** est ouvert" if lang == "fr" else m.msgid)
     assert i18n.render(msg, "fr", as_html=False) == "<P1> is open"
     assert i18n.render(msg, "fr", as_html=True) == "<strong>&lt;P1&gt;</strong> is open"
+
+
+# --- plural rules: the project's, not the installed CLDR's -------------------------------------
+
+CARRIED = ("Carried {n} item to the agenda of {meeting}: {ids}.",
+           "Carried {n} items to the agenda of {meeting}: {ids}.")
+
+
+@pytest.mark.parametrize(("lang", "n", "expected"), [
+    ("fr", 0, "0 point reporté"), ("fr", 1, "1 point reporté"), ("fr", 2, "2 points reportés"),
+    ("fr", 1_000_000, "1000000 points reportés"),
+    ("nl", 0, "0 agendapunten"), ("nl", 1, "1 agendapunt overgedragen"),
+    ("nl", 2, "2 agendapunten"), ("nl", 1_000_000, "1000000 agendapunten"),
+])
+def test_plural_forms_follow_the_catalogs_rule(lang, n, expected):
+    text = render(Plural(*CARRIED, n, meeting="M1", ids="A1"), lang, as_html=False)
+    assert text.startswith(expected)
+
+
+@pytest.mark.parametrize("lang", cat.TRANSLATED)
+def test_catalog_tool_keeps_the_projects_plural_rule(lang, tmp_path):
+    from bot.i18n import PLURAL_FORMS
+
+    nplurals = int(PLURAL_FORMS[lang].split(";")[0].split("=")[1])
+    shipped = cat.load(lang)
+    fresh = cat.load(lang, tmp_path / f"{lang}.po")
+    for catalog in (shipped, fresh):
+        assert catalog.num_plurals == nplurals
+        assert catalog.plural_forms == PLURAL_FORMS[lang]
+    # a new plural message gets exactly that many forms, and a saved file says so
+    _write(tmp_path, "src/a.py", 'Plural("{n} thing", "{n} things", 2)\n')
+    cat.update([lang], root=tmp_path / "src", directory=tmp_path)
+    again = cat.load(lang, tmp_path / f"{lang}.po")
+    assert len(again["{n} thing"].string) == nplurals
+    assert f"Plural-Forms: {PLURAL_FORMS[lang]}" in (tmp_path / f"{lang}.po").read_text()
+    assert all(len(m.string) == nplurals for m in shipped if isinstance(m.id, tuple))
