@@ -167,14 +167,40 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     return parse_config(raw, base=path.resolve().parent, env=env, source=path.resolve())
 
 
+# Each section's keys; any other key is reported as unknown.
+SECTION_KEYS = {
+    "matrix": {"homeserver", "user_id", "password", "device_name", "store_path",
+               "unverified_devices"},
+    "storage": {"database"},
+    "bot": {"command_prefixes", "language", "timezone", "allowed_servers", "admins",
+            "require_cross_signed_devices", "catch_up", "undecryptable_notice",
+            "max_command_length", "rate_limit_per_minute", "case_ref_pattern"},
+    "metrics": {"listen"},
+    "retention": {"proposals", "audit"},
+}
+
+
 def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
                  source: Path | None = None) -> Config:
+    """The configuration in `raw`, section by section; raises ConfigError naming every
+    problem by its key."""
     r = _Reader(raw)
-    known = {"matrix", "storage", "bot", "metrics", "retention"}
     for key in raw:
-        if key not in known:
+        if key not in SECTION_KEYS:
             r.problems.append(f"{key}: unknown section")
+    matrix = _matrix(r, base, env)
+    storage = _storage(r, base)
+    bot = _bot(r, matrix.user_id)
+    metrics = _metrics(r)
+    retention = _retention(r)
+    _unknown_keys(r, raw)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(matrix=matrix, storage=storage, bot=bot, metrics=metrics,
+                  retention=retention, source=source)
 
+
+def _matrix(r: _Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
     m = r.section("matrix", required=True)
     homeserver = r.get(m, "homeserver", str, required=True)
     if homeserver and not re.match(r"^https?://", homeserver):
@@ -190,12 +216,20 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
     unverified = r.get(m, "unverified_devices", str, "share")
     if unverified not in ("share", "refuse"):
         r.problems.append("matrix.unverified_devices: must be share or refuse")
+    return MatrixConfig(homeserver=homeserver.rstrip("/") if homeserver else homeserver,
+                        user_id=user_id, password=password, device_name=device_name,
+                        store_path=_resolve(base, store), unverified_devices=unverified)
 
+
+def _storage(r: _Reader, base: Path) -> StorageConfig:
     s = r.section("storage")
     database = r.get(s, "database", str, "sqlite:///./data/coordbot.db")
     if database and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database):
         r.problems.append("storage.database: must be a sqlite:/// or postgresql+psycopg:// URL")
+    return StorageConfig(database=_resolve_db(base, database))
 
+
+def _bot(r: _Reader, user_id: str | None) -> BotConfig:
     b = r.section("bot")
     prefixes = r.str_list(b, "command_prefixes", ("!", "/"))
     if not prefixes or any(not p or " " in p for p in prefixes):
@@ -234,56 +268,35 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
         re.compile(case_ref)
     except re.error as exc:
         r.problems.append(f"bot.case_ref_pattern: not a regular expression ({exc})")
+    return BotConfig(
+        command_prefixes=prefixes, language=language, timezone=timezone,
+        allowed_servers=tuple(s.lower() for s in servers), admins=admins,
+        require_cross_signed_devices=kinds, catch_up_seconds=catch_up,
+        undecryptable_notice_seconds=undecryptable, max_command_length=max_len,
+        rate_limit_per_minute=rate, case_ref_pattern=case_ref)
 
+
+def _metrics(r: _Reader) -> MetricsConfig:
     mt = r.section("metrics")
     listen = r.get(mt, "listen", str)
     if listen and not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", listen):
         r.problems.append("metrics.listen: must be host:port, e.g. 127.0.0.1:9464")
+    return MetricsConfig(listen=listen)
 
+
+def _retention(r: _Reader) -> RetentionConfig:
     rt = r.section("retention")
-    proposals = r.duration(rt, "proposals", 730 * 86400)
-    audit = r.duration(rt, "audit", 3650 * 86400)
+    return RetentionConfig(proposals_seconds=r.duration(rt, "proposals", 730 * 86400),
+                           audit_seconds=r.duration(rt, "audit", 3650 * 86400))
 
-    for section, allowed in (
-        ("matrix", {"homeserver", "user_id", "password", "device_name", "store_path",
-                    "unverified_devices"}),
-        ("storage", {"database"}),
-        ("bot", {"command_prefixes", "language", "timezone", "allowed_servers", "admins",
-                 "require_cross_signed_devices", "catch_up", "undecryptable_notice",
-                 "max_command_length", "rate_limit_per_minute", "case_ref_pattern"}),
-        ("metrics", {"listen"}),
-        ("retention", {"proposals", "audit"}),
-    ):
+
+def _unknown_keys(r: _Reader, raw: dict[str, Any]) -> None:
+    for section, allowed in SECTION_KEYS.items():
         sec = raw.get(section)
         if isinstance(sec, dict):
             for key in sec:
                 if key not in allowed:
                     r.problems.append(f"{section}.{key}: unknown key")
-
-    if r.problems:
-        raise ConfigError(r.problems)
-
-    return Config(
-        matrix=MatrixConfig(
-            homeserver=homeserver.rstrip("/"),
-            user_id=user_id,
-            password=password,
-            device_name=device_name,
-            store_path=_resolve(base, store),
-            unverified_devices=unverified,
-        ),
-        storage=StorageConfig(database=_resolve_db(base, database)),
-        bot=BotConfig(
-            command_prefixes=prefixes, language=language, timezone=timezone,
-            allowed_servers=tuple(s.lower() for s in servers), admins=admins,
-            require_cross_signed_devices=kinds, catch_up_seconds=catch_up,
-            undecryptable_notice_seconds=undecryptable, max_command_length=max_len,
-            rate_limit_per_minute=rate, case_ref_pattern=case_ref,
-        ),
-        metrics=MetricsConfig(listen=listen),
-        retention=RetentionConfig(proposals_seconds=proposals, audit_seconds=audit),
-        source=source,
-    )
 
 
 def _resolve(base: Path, value: str) -> Path:

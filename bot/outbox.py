@@ -146,7 +146,7 @@ class OutboxSender:
             try:
                 await self._mark()
                 backoff.reset()
-            except Exception:  # noqa: BLE001 - kept, and tried again
+            except Exception:  # kept, and tried again
                 log.exception("marking sent messages failed; trying again")
                 await asyncio.sleep(backoff.next())
                 self._mark_wake.set()

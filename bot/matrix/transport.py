@@ -229,7 +229,7 @@ class Transport:
                 self._pending[ev.event_id] = (time.monotonic(), room_id, ev)
                 try:
                     await self.client.request_room_key(ev)
-                except Exception:  # noqa: BLE001 - a failed request is retried by the timer
+                except Exception:  # a failed request is retried by the timer
                     log.debug("room key request failed", exc_info=True)
             return
         if isinstance(ev, RoomMessageText):
