@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from bot.core.durations import DurationError, parse_duration
+from bot.config_reader import Reader
 from bot.core.recurrence import RecurrenceError, check_zone
 
 ROOM_KINDS = ("csil-r", "tfl", "tfn", "workgroup", "platform")
@@ -87,69 +87,6 @@ class Config:
         return self.matrix.user_id.split(":", 1)[1]
 
 
-@dataclass(frozen=True)
-class _Section:
-    name: str
-    data: dict[str, Any]
-
-
-class _Reader:
-    """Walks the raw mapping, recording each problem under its dotted key."""
-
-    def __init__(self, raw: dict[str, Any]):
-        self.raw = raw
-        self.problems: list[str] = []
-
-    def section(self, name: str, required: bool = False) -> _Section:
-        value = self.raw.get(name)
-        if value is None:
-            if required:
-                self.problems.append(f"{name}: missing section")
-            return _Section(name, {})
-        if not isinstance(value, dict):
-            self.problems.append(f"{name}: must be a mapping")
-            return _Section(name, {})
-        return _Section(name, value)
-
-    def get(self, sec: _Section, key: str, kind: type | tuple, default: Any = None,
-            required: bool = False) -> Any:
-        name = f"{sec.name}.{key}"
-        if sec.data.get(key) is None:
-            if required:
-                self.problems.append(f"{name}: missing")
-            return default
-        value = sec.data[key]
-        if kind is int and isinstance(value, bool):
-            self.problems.append(f"{name}: must be a whole number")
-            return default
-        if not isinstance(value, kind):
-            expected = {str: "a string", int: "a whole number", list: "a list",
-                        bool: "true or false"}.get(kind if isinstance(kind, type) else list, "?")
-            self.problems.append(f"{name}: must be {expected}")
-            return default
-        return value
-
-    def str_list(self, sec: _Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.get(sec, key, list, None)
-        if value is None:
-            return default
-        if not all(isinstance(v, str) for v in value):
-            self.problems.append(f"{sec.name}.{key}: every entry must be a string")
-            return default
-        return tuple(value)
-
-    def duration(self, sec: _Section, key: str, default: int) -> int:
-        value = self.get(sec, key, str, None)
-        if value is None:
-            return default
-        try:
-            return int(parse_duration(value).total_seconds())
-        except DurationError:
-            self.problems.append(
-                f"{sec.name}.{key}: {value!r} is not a duration such as 90m, 2h, 5d or 1w")
-            return default
-
-
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     """Read and validate a configuration file; raises ConfigError listing every problem."""
     env = dict(os.environ if env is None else env)
@@ -184,7 +121,7 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
                  source: Path | None = None) -> Config:
     """The configuration in `raw`, section by section; raises ConfigError naming every
     problem by its key."""
-    r = _Reader(raw)
+    r = Reader(raw)
     for key in raw:
         if key not in SECTION_KEYS:
             r.problems.append(f"{key}: unknown section")
@@ -200,7 +137,7 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
                   retention=retention, source=source)
 
 
-def _matrix(r: _Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
+def _matrix(r: Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
     m = r.section("matrix", required=True)
     homeserver = r.get(m, "homeserver", str, required=True)
     if homeserver and not re.match(r"^https?://", homeserver):
@@ -221,7 +158,7 @@ def _matrix(r: _Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
                         store_path=_resolve(base, store), unverified_devices=unverified)
 
 
-def _storage(r: _Reader, base: Path) -> StorageConfig:
+def _storage(r: Reader, base: Path) -> StorageConfig:
     s = r.section("storage")
     database = r.get(s, "database", str, "sqlite:///./data/coordbot.db")
     if database and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database):
@@ -229,7 +166,7 @@ def _storage(r: _Reader, base: Path) -> StorageConfig:
     return StorageConfig(database=_resolve_db(base, database))
 
 
-def _bot(r: _Reader, user_id: str | None) -> BotConfig:
+def _bot(r: Reader, user_id: str | None) -> BotConfig:
     b = r.section("bot")
     prefixes = r.str_list(b, "command_prefixes", ("!", "/"))
     if not prefixes or any(not p or " " in p for p in prefixes):
@@ -276,7 +213,7 @@ def _bot(r: _Reader, user_id: str | None) -> BotConfig:
         rate_limit_per_minute=rate, case_ref_pattern=case_ref)
 
 
-def _metrics(r: _Reader) -> MetricsConfig:
+def _metrics(r: Reader) -> MetricsConfig:
     mt = r.section("metrics")
     listen = r.get(mt, "listen", str)
     if listen and not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", listen):
@@ -284,13 +221,13 @@ def _metrics(r: _Reader) -> MetricsConfig:
     return MetricsConfig(listen=listen)
 
 
-def _retention(r: _Reader) -> RetentionConfig:
+def _retention(r: Reader) -> RetentionConfig:
     rt = r.section("retention")
     return RetentionConfig(proposals_seconds=r.duration(rt, "proposals", 730 * 86400),
                            audit_seconds=r.duration(rt, "audit", 3650 * 86400))
 
 
-def _unknown_keys(r: _Reader, raw: dict[str, Any]) -> None:
+def _unknown_keys(r: Reader, raw: dict[str, Any]) -> None:
     for section, allowed in SECTION_KEYS.items():
         sec = raw.get(section)
         if isinstance(sec, dict):
