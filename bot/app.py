@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from nio import AsyncClient, UploadResponse
 from sqlalchemy.orm import Session
 
+from bot.commands import families
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import Config
 from bot.devices import (
@@ -18,7 +19,6 @@ from bot.devices import (
     response_refusal,
     take_device,
 )
-from bot.features import Features
 from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
 from bot.matrix.crosssigning import set_up_cross_signing
@@ -28,7 +28,8 @@ from bot.matrix.transport import Transport
 from bot.ops import Metrics, OpsServer
 from bot.outbox import OutboxSender
 from bot.reply import Mention, Reply, notice_content
-from bot.scheduling import OutboxPoster, Scheduler
+from bot.retention import DailyPurge
+from bot.scheduling import DueWork, OutboxPoster, Scheduler
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.models import Outbox
@@ -39,6 +40,11 @@ SYNC_TOKEN = "sync_token"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def due_work(config: Config) -> list[DueWork]:
+    """Everything the clock does: the retention settings, and each family's due work."""
+    return [DailyPurge(config), *families.due_work(config)]
 
 
 class Bot(OutboxPoster):
@@ -53,7 +59,7 @@ class Bot(OutboxPoster):
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
-        self.features = Features.load(config)
+        self.event_handlers = families.event_handlers(config)
         self.leadership = Leadership(config.storage.database)
         self.metrics = Metrics(self.db, lambda: self.transport.last_sync
                                if self.transport else None)
@@ -77,7 +83,7 @@ class Bot(OutboxPoster):
         self.outbox.on_marked = self._marked
         self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
-        self.scheduler = Scheduler(self.db, self.features.due_works, poster=self,
+        self.scheduler = Scheduler(self.db, due_work(self.config), poster=self,
                                    on_sent=self.wake_outbox,
                                    ready=lambda: self.transport.connected)
         self.transport.on_reconnect = self.scheduler.poke
@@ -173,9 +179,9 @@ class Bot(OutboxPoster):
                 repo.enqueue(s, ev.room_id, for_sender_device(notice_content(
                     *refusal, reply_to=ev.event_id), ev), now, key=f"unverified:{ev.event_id}")
                 return True
-            return any(h(s, ev, now, self) for h in self.features.event_handlers)
+            return any(h(s, ev, now, self) for h in self.event_handlers)
 
-        if self.features.event_handlers and await self.db.run(work):
+        if self.event_handlers and await self.db.run(work):
             self.wake_outbox()
             if self.scheduler:
                 self.scheduler.poke()

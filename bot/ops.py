@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -95,8 +96,6 @@ class OpsServer:
             await self._runner.cleanup()
 
     async def healthz(self, _request: web.Request) -> web.Response:
-        import asyncio
-
         role = self.role()
         age = self.metrics.sync_age()
         database = await asyncio.to_thread(self.db.ping)
@@ -115,7 +114,5 @@ class OpsServer:
         return web.json_response(body, status=503 if reasons else 200)
 
     async def scrape(self, _request: web.Request) -> web.Response:
-        import asyncio
-
         data = await asyncio.to_thread(generate_latest, self.metrics.registry)
         return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -7,7 +7,7 @@ import unicodedata
 from datetime import date, time, timedelta
 
 from bot.commands.framework import Context, Converter, UserError
-from bot.core.durations import DurationError, parse_duration
+from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.i18n import Msg
 from bot.i18n import _ as N_
 
@@ -83,7 +83,6 @@ class Duration(Converter):
 
 
 def _fmt(td: timedelta) -> str:
-    from bot.core.durations import format_duration
     return format_duration(int(td.total_seconds()))
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.commands import registry_with_all
+from bot.commands import families
 from bot.commands.framework import (
     CheckFailure,
     Context,
@@ -87,7 +87,7 @@ class RateLimiter:
 class Dispatcher:
     def __init__(self, config: Config, registry: Registry | None = None):
         self.config = config
-        self.registry = registry or registry_with_all()
+        self.registry = registry or families.registry()
         self.rate = RateLimiter(config.bot.rate_limit_per_minute)
         self.observer = lambda command, outcome: None  # metrics: commands by outcome
 

@@ -6,6 +6,7 @@ it reads and writes through `ctx.session` and returns what to say.
 
 from __future__ import annotations
 
+import html
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,8 +115,6 @@ class Usage:
     prefix: str
 
     def __render__(self, lang: str, as_html: bool) -> str:
-        import html
-
         parts = [self.prefix + self.command.name]
         for p in self.command.params:
             label = p.conv.usage(lang) + ("…" if p.rest else "")

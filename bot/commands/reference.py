@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.commands import registry_with_all
+from bot.commands import families
 from bot.commands.framework import Command
 from bot.core.roles import Role
 from bot.i18n import render
@@ -50,7 +50,7 @@ def who(cmd: Command, lang: str = "en") -> str:
 
 
 def reference(lang: str = "en") -> str:
-    commands = registry_with_all().commands
+    commands = families.registry().commands
     out = []
     for titles, heads in SECTIONS:
         rows = [c for c in commands if c.words[0] in heads]

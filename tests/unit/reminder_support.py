@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.features import Features
+from bot.app import due_work
 from bot.scheduling import OutboxPoster
 from bot.storage.models import Outbox
 
@@ -18,7 +18,7 @@ def run_clock(chat, name: str | None = None) -> int:
     """One wake-up of the scheduler at chat.now: every due work (or the one called `name`)
     runs once; returns how many items they did."""
     done = 0
-    for work in Features.load(chat.config).due_works:
+    for work in due_work(chat.config):
         if name is not None and work.name != name:
             continue
         done += chat.db.call(lambda s, w=work: w.run_due(s, chat.now, Poster(chat)))
@@ -27,7 +27,7 @@ def run_clock(chat, name: str | None = None) -> int:
 
 def next_due(chat, name: str):
     """When the due work called `name` next wants the clock to wake."""
-    [work] = [w for w in Features.load(chat.config).due_works if w.name == name]
+    [work] = [w for w in due_work(chat.config) if w.name == name]
     return chat.db.call(lambda s: work.next_due(s, chat.now))
 
 

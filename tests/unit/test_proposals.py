@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.commands.proposal_events import ProposalClock, on_poll_response
+from bot.commands.proposals.due import ProposalDueWork
+from bot.commands.proposals.polls import on_poll_response
 from bot.matrix.events import RoomEvent
 from bot.scheduling import OutboxPoster
 from bot.storage import repo
@@ -63,7 +64,7 @@ def outbox(chat, event_type=None):
 
 
 def tick(chat):
-    return chat.db.call(lambda s: ProposalClock().run_due(s, chat.now, Poster(chat)))
+    return chat.db.call(lambda s: ProposalDueWork().run_due(s, chat.now, Poster(chat)))
 
 
 def count(chat, model):
@@ -203,7 +204,7 @@ def test_deadline_closes_once_through_the_clock(room):
     deliver(room)
     room.send(ALICE, "!vote P1 agree")
     start = room.now
-    clock = ProposalClock()
+    clock = ProposalDueWork()
     due = room.db.call(lambda s: clock.next_due(s, room.now))
     assert due == start + timedelta(days=1)  # the reminder, 24 h before the deadline
     room.now = start + timedelta(days=1, minutes=1)
@@ -227,7 +228,7 @@ def test_short_deadline_reminds_half_way_and_no_objection_rule(room):
     room.send(ALICE, "!vote P1 agree")
     room.send(BOB, "!vote P1 abstain")
     start = room.now
-    assert room.db.call(lambda s: ProposalClock().next_due(s, start)) == start + \
+    assert room.db.call(lambda s: ProposalDueWork().next_due(s, start)) == start + \
         timedelta(minutes=30)
     room.now = start + timedelta(hours=1, seconds=1)  # the reminder is skipped past deadline
     assert tick(room) == 1
@@ -333,9 +334,9 @@ def test_a_poll_sent_after_its_proposal_closed_is_ended_by_the_clock(room):
     for user in (ALICE, BOB, COORD):
         room.send(user, "!vote P1 agree")
     assert [t for t, _, _ in room.last.emitted] == ["m.room.message"]  # the outcome only
-    assert room.db.call(lambda s: ProposalClock().next_due(s, room.now)) is None
+    assert room.db.call(lambda s: ProposalDueWork().next_due(s, room.now)) is None
     [(_, start_id, _)] = deliver(room, emitted=poll)
-    assert room.db.call(lambda s: ProposalClock().next_due(s, room.now)) == room.now
+    assert room.db.call(lambda s: ProposalDueWork().next_due(s, room.now)) == room.now
     assert tick(room) == 1 and tick(room) == 0
     [(_, end)] = outbox(room, POLL_END)
     assert end["m.relates_to"]["event_id"] == start_id and "adopted" in end["body"]

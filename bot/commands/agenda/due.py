@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.commands.agenda_texts import agenda_blocks, occurrence_title
-from bot.commands.meeting_clock import MeetingClock
+from bot.commands.agenda.texts import agenda_blocks, occurrence_title
+from bot.commands.meetings.before_each import BeforeEachOccurrence
 from bot.config import Config
 from bot.core.agenda import CALL_BEFORE_DEADLINE, deadline
 from bot.core.reminders import Reminder
@@ -25,7 +25,7 @@ from bot.storage.models import Room
 CALL = int(CALL_BEFORE_DEADLINE.total_seconds())
 
 
-class AgendaDeadlines(MeetingClock):
+class AgendaDeadlines(BeforeEachOccurrence):
     name = "agenda deadlines"
     columns = (Meeting.agenda_at, Meeting.agenda_planned, Room.agenda_deadline)
 

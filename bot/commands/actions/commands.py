@@ -1,18 +1,12 @@
-"""Action items: `!action`, `!actions`, `!action done`, and the owner's reminder on the due
-date (09:00 in the room's zone, once)."""
+"""The commands of action items: `!action`, `!actions`, `!action done`."""
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, time
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from bot.commands.agenda_texts import action_line
+from bot.commands.actions.texts import action_line
 from bot.commands.converters import Choice, Date, ShortId, Text, UserId
 from bot.commands.framework import CheckFailure, Context, Flag, Param, Registry, Role, UserError
-from bot.config import Config
 from bot.core.recurrence import to_aware
 from bot.i18n import When
 from bot.i18n import _ as N_
@@ -20,9 +14,7 @@ from bot.reply import Bullets, Mention, Reply
 from bot.storage import agenda as store
 from bot.storage import repo
 from bot.storage.agenda import Action
-from bot.storage.models import Room
 
-log = logging.getLogger(__name__)
 REMIND_AT = time(9, 0)  # local time on the due date
 
 
@@ -36,10 +28,6 @@ def register(r: Registry) -> None:
     r.command("action done", summary=N_("mark an action item as done (its owner or a "
                                         "coordinator)"),
               params=[Param("action", ShortId("T"))])(mark_done)
-
-
-def due_works(config: Config) -> list:
-    return [ActionReminders(config)]
 
 
 def add(ctx: Context, owner: str, text: str, due: date | None) -> Reply:
@@ -89,35 +77,3 @@ def mark_done(ctx: Context, action: int) -> Reply:
         raise UserError(N_("Action {id} is already done.", id=row.short_id), show_usage=False)
     row.done, row.done_by, row.done_at = True, ctx.sender, ctx.now
     return Reply([N_("Action **{id}** is done: {text}", id=row.short_id, text=row.text)])
-
-
-class ActionReminders:
-    """The owner of an open action is reminded once, on its due date."""
-
-    name = "action reminders"
-
-    def __init__(self, config: Config):
-        self.prefix = config.bot.command_prefixes[0]
-
-    def _pending(self):
-        return (Action.done.is_(False), Action.reminded_at.is_(None),
-                Action.remind_at.is_not(None))
-
-    def next_due(self, s: Session, now: datetime) -> datetime | None:
-        return s.scalar(select(func.min(Action.remind_at)).where(*self._pending()))
-
-    def run_due(self, s: Session, now: datetime, poster) -> int:
-        rows = s.execute(select(Action, Room).join(Room, Room.id == Action.room_id)
-                         .where(*self._pending(), Action.remind_at <= now).limit(500)).all()
-        for action, room in rows:
-            action.reminded_at = now
-            reply = Reply([N_("{owner}, your action **{id}** is due {day}: {text}",
-                              owner=Mention(action.owner), id=action.short_id,
-                              day=When(action.due, "date"), text=action.text)])
-            reply.add(N_("When it is done: {prefix}action done {id}.", prefix=self.prefix,
-                         id=action.short_id))
-            poster.post(s, room.matrix_id, reply, room.language, key=f"action:{action.id}:due",
-                        mentions=(action.owner,), urgent=True)
-        if rows:
-            log.info("%d action reminder(s) posted", len(rows))
-        return len(rows)

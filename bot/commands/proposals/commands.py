@@ -1,4 +1,5 @@
-"""Consensus proposals: `!propose`, `!jib`, `!vote`, `!proposal`, `!proposals`, withdrawal.
+"""The commands of consensus proposals: `!propose`, `!jib`, `!vote`, `!proposal`,
+`!proposals`, `!proposal withdraw`.
 
 One vote per service; the bot's own record is authoritative, the native poll is a way to vote.
 A proposal's text never holds personal data: a national register number, an e-mail address or
@@ -19,7 +20,7 @@ from bot.commands.framework import (
     Role,
     UserError,
 )
-from bot.commands.proposal_flow import (
+from bot.commands.proposals.flow import (
     CHOICE_LABELS,
     STATE_LABELS,
     CommandOut,
@@ -255,16 +256,3 @@ def withdraw(ctx: Context, proposal: int) -> Reply:
           service=repo.service_of(s, room, ctx.sender))
     return Reply([N_("{id} is withdrawn: {subject}", id=p.short_id, subject=subject(p))])
 
-
-def due_works(config) -> list:
-    from bot.commands.proposal_events import ProposalClock
-
-    return [ProposalClock()]
-
-
-def event_handlers(config) -> list:
-    from functools import partial
-
-    from bot.commands.proposal_events import on_poll_response
-
-    return [partial(on_poll_response, prefix=config.bot.command_prefixes[0])]

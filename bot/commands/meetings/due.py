@@ -10,8 +10,9 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.commands.meeting_clock import MeetingClock
-from bot.commands.meeting_texts import ReminderExtra, reminder_reply
+from bot.commands.family import ReminderExtra
+from bot.commands.meetings.before_each import BeforeEachOccurrence
+from bot.commands.meetings.texts import reminder_reply
 from bot.config import Config
 from bot.core.durations import DurationError, parse_duration
 from bot.core.reminders import Reminder
@@ -33,7 +34,7 @@ def offsets_of(setting: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
-class MeetingReminders(MeetingClock):
+class MeetingReminders(BeforeEachOccurrence):
     name = "meeting reminders"
     columns = (Meeting.remind_at, Meeting.remind_offsets, Room.reminders)
 

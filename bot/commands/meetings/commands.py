@@ -1,4 +1,4 @@
-"""Meetings: `!meeting add|list|cancel|move|ics|attendees`, `!rsvp`, and their reminders."""
+"""The commands of meetings: `!meeting add|list|cancel|move|ics|attendees`, `!rsvp`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from datetime import date, datetime, time, timedelta
 
 from bot.commands.converters import Choice, Date, Duration, ShortId, Text, Time
 from bot.commands.framework import Context, Converter, Flag, Param, Registry, Role, UserError
-from bot.commands.meeting_clock import replan
-from bot.commands.meeting_reminders import MeetingReminders
-from bot.commands.meeting_texts import (
+from bot.commands.meetings.before_each import replan
+from bot.commands.meetings.texts import (
     ANSWERS,
     Joined,
     answer_counts,
+    attendance_blocks,
+    calendar_file,
     occurrence_line,
     recurrence_message,
     rule_label,
 )
-from bot.config import Config
 from bot.core.recurrence import (
     Occurrence,
     RecurrenceError,
@@ -73,12 +73,6 @@ def register(r: Registry) -> None:
               params=[mid], flags=[on])(attendees)
     r.command("rsvp", summary=N_("say whether you attend the next (or given) occurrence"),
               params=[mid, Param("answer", Choice(*ANSWERS))], flags=[on])(rsvp)
-
-
-def due_works(config: Config) -> list:
-    from bot.commands.agenda_texts import reminder_blocks
-
-    return [MeetingReminders(config, extras=(reminder_blocks,))]
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -245,8 +239,6 @@ def move(ctx: Context, meeting: int, day: date, at: time, date: date | None) -> 
 
 
 def ics(ctx: Context, meeting: int) -> Reply:
-    from bot.commands.meeting_texts import calendar_file
-
     row = find_meeting(ctx, meeting, live=False)
     attachment = calendar_file(row, store.load_series(ctx.session, row), ctx.room, ctx.now)
     reply = Reply([N_("Calendar file of meeting **{id}** ({title}).", id=row.short_id,
@@ -268,8 +260,6 @@ def rsvp(ctx: Context, meeting: int, answer: str, date: date | None) -> Reply:
 
 
 def attendees(ctx: Context, meeting: int, date: date | None) -> Reply:
-    from bot.commands.meeting_texts import attendance_blocks
-
     row = find_meeting(ctx, meeting)
     occurrence = pick_occurrence(ctx, row, store.load_series(ctx.session, row), date)
     reply = Reply([N_("**{id} — {title}**, {when}", id=row.short_id, title=row.title,

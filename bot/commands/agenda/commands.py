@@ -1,5 +1,5 @@
-"""The agenda of each occurrence: `!agenda`, `!agenda add|remove|move|carry|done`, and the
-final agenda posted once at the agenda deadline."""
+"""The commands of the agenda of each occurrence: `!agenda`,
+`!agenda add|remove|move|carry|done`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bot.commands.agenda_clock import AgendaDeadlines
-from bot.commands.agenda_texts import agenda_blocks, occurrence_title
+from bot.commands.agenda.texts import agenda_blocks, occurrence_title
 from bot.commands.converters import Date, Integer, ShortId, Text, UserId
 from bot.commands.framework import (
     CheckFailure,
@@ -20,9 +19,8 @@ from bot.commands.framework import (
     Role,
     UserError,
 )
-from bot.commands.meeting_texts import Joined
-from bot.commands.meetings import find_meeting, pick_occurrence, upcoming
-from bot.config import Config
+from bot.commands.meetings.commands import find_meeting, pick_occurrence, upcoming
+from bot.commands.meetings.texts import Joined
 from bot.core.agenda import Admission, Slot, admission, carry_source, deadline, reorder
 from bot.core.recurrence import Occurrence, next_occurrences, to_aware
 from bot.i18n import Plural, When
@@ -60,10 +58,6 @@ def register(r: Registry) -> None:
               params=[Param("what", ItemOrAll())], role=Role.COORDINATOR)(carry)
     r.command("agenda done", summary=N_("mark an item as treated"), params=[item],
               role=Role.COORDINATOR)(done)
-
-
-def due_works(config: Config) -> list:
-    return [AgendaDeadlines(config)]
 
 
 # ---- helpers ---------------------------------------------------------------------------

@@ -1,20 +1,20 @@
-"""What the bot says about agendas and actions: item lines, the agenda, reminder blocks."""
+"""What the bot says about agendas: item lines, the agenda, its block in meeting reminders."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.commands.meeting_texts import Joined
+from bot.commands.meetings.texts import Joined
 from bot.core.agenda import deadline, timing
 from bot.core.recurrence import Occurrence
 from bot.i18n import Msg, When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention
 from bot.storage import agenda as store
-from bot.storage.agenda import Action, AgendaItem
+from bot.storage.agenda import AgendaItem
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 
@@ -68,23 +68,6 @@ def agenda_blocks(s: Session, room: Room, meeting: Meeting, occ: Occurrence,
     return blocks
 
 
-def action_line(action: Action, today: date | None = None) -> Any:
-    """An action; overdue ones say so when `today` (the room's date) is given."""
-    line = N_("**{id}** {owner}: {text}", id=action.short_id, owner=Mention(action.owner),
-              text=action.text)
-    if action.done:
-        return Joined((line, N_("(done)")), " ")
-    if action.due is None:
-        return line
-    if today is not None and action.due < today:
-        return Joined((line, N_("(was due {day})", day=When(action.due, "date"))), " ")
-    return Joined((line, N_("(due {day})", day=When(action.due, "date"))), " ")
-
-
-def reminder_blocks(s: Session, room: Room, meeting: Meeting, occ: Occurrence) -> list[Any]:
-    """The agenda so far and the room's open actions, for a meeting reminder."""
-    blocks: list[Any] = [N_("**Agenda so far:**"), *agenda_blocks(s, room, meeting, occ)]
-    actions = store.actions_of(s, room, done=False)
-    if actions:
-        blocks += [N_("**Open actions:**"), Bullets(tuple(action_line(a) for a in actions))]
-    return blocks
+def agenda_so_far(s: Session, room: Room, meeting: Meeting, occ: Occurrence) -> list[Any]:
+    """The agenda so far, for a meeting reminder."""
+    return [N_("**Agenda so far:**"), *agenda_blocks(s, room, meeting, occ)]

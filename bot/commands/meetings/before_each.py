@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 BATCH = 500  # meetings planned per transaction; the rest at the next wake-up, at once
 
 
-class MeetingClock:
-    name = "meeting clock"
+class BeforeEachOccurrence:
+    name = "before each occurrence"
     # (Meeting column: when to look again, Meeting column: the room setting the plan was
     # made for, Room column it is compared with); a tuple, as columns are descriptors
     columns: tuple[Any, Any, Any]

@@ -1,4 +1,5 @@
-"""Rooms, roles and services: `!help`, `!room …`, `!role`, `!service`, `!services`."""
+"""The commands of rooms, roles and services: `!help`, `!room …`, `!role`, `!service`,
+`!services`."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from bot.commands.framework import Context
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
 from bot.i18n import Msg, languages_of, render
 from bot.i18n import _ as N_
-from bot.reply import Bullets, Mention, Reply
+from bot.reply import Bullets, Mention, Reply, notice_content
 from bot.storage import repo
 from bot.storage.models import Room
 from bot.storage.proposals import Proposal, VoteRecord, audit, next_seq
@@ -64,8 +64,6 @@ class CommandOut:
         self.ctx = ctx
 
     def notice(self, reply: Reply, *, key: str, urgent: bool = False) -> None:
-        from bot.reply import notice_content
-
         self.ctx.emit("m.room.message", notice_content(reply, self.ctx.room.language),
                       urgent=urgent)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy.orm import Session
 
+from bot.commands.family import ReminderExtra
 from bot.core.ics import series_to_ics
 from bot.core.recurrence import PRESETS, Occurrence, RecurrenceError, Series, to_aware
 from bot.i18n import Msg, When, render
@@ -28,8 +28,6 @@ _RULE_LABELS = {
     PRESETS["bimonthly"]: N_("every two months"),
     PRESETS["quarterly"]: N_("every three months"),
 }
-# Later features (the agenda) add blocks to reminders: fn(s, room, meeting, occurrence).
-ReminderExtra = Callable[[Session, Room, Meeting, Occurrence], list[Any]]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,83 @@
+"""A proposal's due work: its deadline, the reminder before it, and a native poll that could
+not be ended when its proposal closed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.commands.proposals.flow import People, PosterOut, current_tally, end_poll, settle, subject
+from bot.core.consensus import State, reminder_due, services_to_remind
+from bot.i18n import When
+from bot.i18n import _ as N_
+from bot.reply import Bullets, Reply
+from bot.storage import repo
+from bot.storage.proposals import Proposal, audit, open_proposals
+
+
+def _reminder_at(p: Proposal) -> datetime | None:
+    """When the reminder is due, or None once it was sent."""
+    if p.reminder_sent_at is not None:
+        return None
+    return reminder_due(p.deadline, p.created_at)
+
+
+def _unended_polls(s: Session) -> list[tuple[Proposal, str]]:
+    """Closed proposals whose poll start has been sent since, but is not ended yet."""
+    rows = s.scalars(select(Proposal).where(Proposal.state != State.OPEN.value,
+                                            Proposal.poll_ended.is_(False)))
+    return [(p, e) for p in rows if (e := repo.sent_event_id(s, p.poll_ref)) is not None]
+
+
+class ProposalDueWork:
+    """Deadlines, reminders, and polls that could not be ended when their proposal closed."""
+
+    name = "proposals"
+
+    def next_due(self, s: Session, now: datetime) -> datetime | None:
+        dues = []
+        for p in open_proposals(s):
+            dues.append(p.deadline)
+            if (at := _reminder_at(p)) is not None and at < p.deadline:
+                dues.append(at)
+        if _unended_polls(s):
+            dues.append(now)
+        return min(dues) if dues else None
+
+    def run_due(self, s: Session, now: datetime, poster) -> int:
+        done = 0
+        for p in open_proposals(s):
+            if now >= p.deadline:  # the room is loaded only for what is due
+                settle(s, p, p.room, now, PosterOut(s, poster, p.room))
+                done += p.state != State.OPEN
+            elif (at := _reminder_at(p)) is not None and now >= at:
+                done += remind(s, p, now, PosterOut(s, poster, p.room))
+        for p, _start in _unended_polls(s):
+            end_poll(s, p, p.room, PosterOut(s, poster, p.room))
+            done += 1
+        return done
+
+
+def remind(s: Session, p: Proposal, now: datetime, out: PosterOut) -> int:
+    """Mention the representatives of the services that have not voted; once."""
+    room = p.room
+    p.reminder_sent_at = now
+    missing = services_to_remind(current_tally(s, p, room, now))
+    if not missing:
+        return 0
+    reps = repo.services(s, room)
+    users = tuple(u for sv in missing for u in reps.get(sv, ()))
+    reply = Reply([N_("Reminder: **{id}** closes {when}: {subject}", id=p.short_id,
+                      when=When(p.deadline.astimezone(ZoneInfo(room.timezone))),
+                      subject=subject(p)),
+                   N_("Still to vote:"),
+                   Bullets(tuple(N_("{service}: {people}", service=sv,
+                                    people=People(tuple(reps.get(sv, ()))))
+                                 for sv in missing))],
+                  mentions=users)
+    out.notice(reply, key=f"proposal-reminder:{p.id}", urgent=True)
+    audit(s, room, "reminded", now, proposal=p, missing=list(missing))
+    return 1
