@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 Integration tests (``@pytest.mark.integration``) run against one local Synapse
-started for the whole session; they are skipped when Synapse is not installed.
+started for the whole session; they are skipped when Synapse is not installed, and fail
+instead with CI=true (as do the PostgreSQL tests without a server).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.devserver import INSTALL_HINT, LocalSynapse, synapse_available
+from tests.dbs import unavailable
 from tests.support.client import TestClient
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ MakeClient = Callable[..., Awaitable[TestClient]]
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSynapse]:
     """One running homeserver for the whole test session."""
     if not synapse_available():
-        pytest.skip(INSTALL_HINT)
+        unavailable(INSTALL_HINT)
     hs = LocalSynapse(tmp_path_factory.mktemp("synapse"))
     hs.start()
     log.info("Synapse started in %.2fs at %s", hs.last_startup_seconds, hs.base_url)

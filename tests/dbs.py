@@ -15,6 +15,14 @@ POSTGRES = os.environ.get("COORDBOT_TEST_POSTGRES",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def unavailable(problem: str) -> None:
+    """Skip a test whose server is missing, saying why; in CI (CI=true) fail instead, so that
+    a run without PostgreSQL or Synapse can never pass for a full one."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{problem} (CI=true: required)", pytrace=False)
+    pytest.skip(problem)
+
+
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used here, or None when it can."""
     try:
@@ -35,7 +43,7 @@ def database_url(kind: str, tmp: Path) -> Iterator[str]:
         return
     problem = postgres_problem()
     if problem:
-        pytest.skip(problem)
+        unavailable(problem)
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(POSTGRES)
     with admin.begin() as conn:

@@ -9,7 +9,7 @@ import secrets
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.dbs import POSTGRES, postgres_problem
+from tests.dbs import POSTGRES, postgres_problem, unavailable
 from tests.integration.test_foundation import ask, replies_to
 from tests.support.bot import BotProcess
 from tests.support.client import is_reply_to
@@ -22,7 +22,7 @@ def own_postgres_database():
     """A PostgreSQL database of the test's own, so it can be cut off without harm."""
     problem = postgres_problem()
     if problem:
-        pytest.skip(problem)
+        unavailable(problem)
     name = f"coordbot_{secrets.token_hex(5)}"
     admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bot import faults
 from bot.devserver import LocalSynapse
 
 
@@ -23,7 +25,7 @@ class BotProcess:
     live: weakref.WeakSet[BotProcess] = weakref.WeakSet()  # stopped after each test
     def __init__(self, hs: LocalSynapse, workdir: Path, *, bot: dict[str, Any] | None = None,
                  database: str | None = None, localpart: str | None = None,
-                 log_level: str = "INFO"):
+                 log_level: str = "INFO", homeserver: str | None = None):
         self.hs = hs
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -33,7 +35,7 @@ class BotProcess:
         self.config_path = self.workdir / "config.yaml"
         self.log_path = self.workdir / "bot.log"
         config = {
-            "matrix": {"homeserver": hs.base_url, "user_id": self.user_id,
+            "matrix": {"homeserver": homeserver or hs.base_url, "user_id": self.user_id,
                        "password": self.password, "device_name": "coordbot",
                        "store_path": "./store"},
             "storage": {"database": database or "sqlite:///./coordbot.db"},
@@ -54,9 +56,13 @@ class BotProcess:
         other._log_offset = 0
         return other
 
-    def start(self) -> BotProcess:
+    def start(self, *, crash_at: str | None = None) -> BotProcess:
+        """Start `coordbot run`; `crash_at` ("point[:n],…") arms crash points (bot.faults)."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop(faults.ENV, None)
+        if crash_at:
+            env[faults.ENV] = crash_at
         BotProcess.live.add(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path),
@@ -84,6 +90,21 @@ class BotProcess:
     async def ready(self, timeout: float = 60) -> BotProcess:
         await self.wait_log("ready: first sync handled", timeout)
         return self
+
+    async def crashed(self, timeout: float = 60) -> str:
+        """Wait until an armed crash point ended the process; returns the point's name."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no crash point reached in {timeout:g}s:\n"
+                                     f"{self.new_log()[-3000:]}")
+            await asyncio.sleep(0.05)
+        code, self.proc = self.proc.returncode, None
+        found = re.findall(r"crash point (\S+) reached", self.new_log())
+        if code != faults.EXIT_CODE or not found:
+            raise AssertionError(f"bot exited ({code}) without reaching a crash point:\n"
+                                 f"{self.new_log()[-3000:]}")
+        return found[-1]
 
     @property
     def device_id(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,24 +29,56 @@ def make_config(tmp: Path, database: str | None = None, **bot):
     return parse_config(raw, base=tmp, env={})
 
 
-class Chat:
-    """Sends command texts through the dispatcher as a given user, returns the plain reply."""
+class _Failures(logging.Handler):
+    """The error references of the failures the dispatcher logs: it logs one for each
+    unexpected failure it apologises for, whatever language the room speaks."""
 
-    def __init__(self, tmp: Path, database: str | None = None, **bot):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.refs: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = re.search(r"error reference (\w+)", record.getMessage())
+        if found:
+            self.refs.append(found[1])
+
+
+_FAILURES = _Failures()
+logging.getLogger("bot.commands.dispatch").addHandler(_FAILURES)
+
+
+class Chat:
+    """Sends command texts through the dispatcher as a given user, returns the plain reply.
+
+    `outcomes` lists (command, outcome) as the dispatcher reports them ("ok", "refused",
+    "user_error", "failed"); `failures` the error references of unexpected failures."""
+
+    def __init__(self, tmp: Path, database: str | None = None, *, migrate: bool = True,
+                 **bot):
         self.config = make_config(tmp, database, **bot)
         self.db = Database(self.config.storage.database)
-        self.db.migrate()
+        if migrate:  # not for a copy of a database migrated before
+            self.db.migrate()
         self.dispatcher = Dispatcher(self.config)
+        self.outcomes: list[tuple[str, str]] = []
+        self.dispatcher.observer = lambda command, outcome: self.outcomes.append(
+            (command, outcome))
+        self.failures: list[str] = []
         self.members = {"@chair:example.org", "@coord:example.org", "@alice:example.org",
                         "@bob:example.org", "@obs:example.org", "@admin:example.org"}
         self.powers = {"@chair:example.org": 100, "@coord:example.org": 50}
         self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
+    def close(self) -> None:
+        self.db.close()
+
     def send(self, sender: str, body: str, room: str = ROOM) -> str | None:
         inc = Incoming(room_id=room, event_id=f"$e{next(_ids)}", sender=sender, body=body,
                        sent_at=self.now, power=self.powers.get(sender, 0),
                        members=frozenset(self.members))
+        logged = len(_FAILURES.refs)
         out = self.db.call(lambda s: self.dispatcher.handle(s, inc, self.now))
+        self.failures.extend(_FAILURES.refs[logged:])
         if out is None:
             return None
         self.last = out
@@ -59,7 +93,7 @@ class Chat:
 def chat(tmp_path):
     c = Chat(tmp_path)
     yield c
-    c.db.close()
+    c.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,4 +102,4 @@ def any_db_chat(request, tmp_path):
     with database_url(request.param, tmp_path) as url:
         c = Chat(tmp_path, url)
         yield c
-        c.db.close()
+        c.close()

@@ -21,28 +21,40 @@ REFUSALS = ("needs the role", "Observers can read but not act", "Only a room adm
             "is only available in rooms of kind", "Only its proposer or a chair",
             "only its author or a coordinator", "only its owner or a coordinator")
 
-# (command as typed, lowest role that may run it) — from SPEC.md
+# (command as typed, lowest role that may run it, what an allowed user is told, whether it
+# changes the database) — from SPEC.md
 MATRIX = [
-    ("!help", "observer"),
-    ("!room info", "member"),
-    ("!room set language nl", "chair"),
-    ("!room set timezone UTC", "chair"),
-    ("!room set reminders 1d,1h", "chair"),
-    ("!room set agenda-deadline 3d", "chair"),
-    ("!role @bob:example.org coordinator", "chair"),
-    ("!service @bob:example.org Parquet", "coordinator"),
-    ("!services", "member"),
-    ("!meeting add 2027-03-04 14:00 Taskforce --duration 2h", "coordinator"),
-    ("!meeting list", "member"),
-    ("!meeting cancel M1 --date 2027-01-07", "coordinator"),
-    ("!meeting move M1 2027-01-08 10:00 --date 2027-01-07", "coordinator"),
-    ("!meeting ics M1", "member"),
-    ("!rsvp M1 yes", "member"),
-    ("!meeting attendees M1", "member"),
-    ("!propose Feedback sheet to the police", "member"),
-    ("!jib insert TFL-BXL-2026-0042 Follow-up agreed in the last meeting", "member"),
-    ("!proposal P1", "member"),
-    ("!proposals open", "member"),
+    ("!help", "observer", "Commands you may run here:", False),
+    ("!room info", "member", "Services: OCAM, Parquet, Police, VSSE", False),
+    ("!room set language nl", "chair", "Taal ingesteld op nl.", True),
+    ("!room set timezone UTC", "chair", "Time zone set to UTC.", True),
+    ("!room set reminders 7d,1h", "chair", "Reminders will go out 1w,1h before each meeting",
+     True),
+    ("!room set agenda-deadline 3d", "chair", "The agenda now closes 3d before each meeting",
+     True),
+    ("!role @bob:example.org coordinator", "chair",
+     "@bob:example.org is now coordinator in this room.", True),
+    ("!service @bob:example.org Parquet", "coordinator",
+     "@bob:example.org represents Parquet in this room.", True),
+    ("!services", "member", "Police: @alice:example.org", False),
+    ("!meeting add 2027-03-04 14:00 Taskforce --duration 2h", "coordinator",
+     "Meeting M2 scheduled: Taskforce.", True),
+    ("!meeting list", "member", "M1 Thursday 7 January 2027, 14:00 — Monthly", False),
+    ("!meeting cancel M1 --date 2027-01-07", "coordinator",
+     "Meeting M1 (Monthly) of Thursday 7 January 2027, 14:00 is cancelled.", True),
+    ("!meeting move M1 2027-01-08 10:00 --date 2027-01-07", "coordinator",
+     "to Friday 8 January 2027, 10:00.", True),
+    ("!meeting ics M1", "member", "Calendar file of meeting M1 (Monthly).", False),
+    ("!rsvp M1 yes", "member", "— yes for M1 (Monthly) of Thursday 7 January 2027", True),
+    ("!meeting attendees M1", "member", "Police — @alice:example.org: no answer", False),
+    ("!propose Feedback sheet to the police", "member",
+     "Proposal P2 is open until Mon 30 Nov 2026, 10:00: Feedback sheet to the police", True),
+    ("!jib insert TFL-BXL-2026-0042 Follow-up agreed in the last meeting", "member",
+     "Proposal P2 is open until Mon 30 Nov 2026, 10:00: insert case TFL-BXL-2026-0042 into "
+     "the JIB", True),
+    ("!proposal P1", "member", "P1 — Shared sheet", False),
+    ("!proposals open", "member", "P1 — Shared sheet — until Mon 30 Nov 2026, 10:00, 0/4",
+     False),
 ]
 
 
@@ -70,23 +82,29 @@ def snapshot(chat: Chat) -> dict:
     return chat.db.call(read)
 
 
-def check(chat: Chat, command: str, role: str, allowed: bool) -> None:
+def check(chat: Chat, command: str, role: str, allowed: bool, done: str = "",
+          writes: bool = False) -> None:
+    """Refused: the reason, and nothing changed. Allowed: what the command says it did
+    (`done`), and the database changed exactly when the command writes."""
     before = snapshot(chat)
     reply = chat.send(ROLES[role], command)
     assert reply is not None, (command, role)
     refused = any(r in reply for r in REFUSALS)
     if allowed:
         assert not refused, (command, role, reply)
+        assert done in reply, (command, role, reply)
+        assert (snapshot(chat) != before) == writes, (command, role, "writes" if writes
+                                                      else "reads only", reply)
     else:
         assert refused, (command, role, reply)
         assert snapshot(chat) == before, (command, role, "changed something")
 
 
-@pytest.mark.parametrize("command, lowest", MATRIX)
-def test_each_command_for_each_role(tmp_path, command, lowest):
+@pytest.mark.parametrize("command, lowest, done, writes", MATRIX)
+def test_each_command_for_each_role(tmp_path, command, lowest, done, writes):
     for role in ORDER:
         chat = prepared(tmp_path / role)
-        check(chat, command, role, ORDER.index(role) >= ORDER.index(lowest))
+        check(chat, command, role, ORDER.index(role) >= ORDER.index(lowest), done, writes)
         chat.db.close()
 
 
@@ -94,8 +112,10 @@ def test_each_command_for_each_role(tmp_path, command, lowest):
 def test_room_kinds(tmp_path, kind):
     chat = prepared(tmp_path, kind)
     check(chat, "!jib remove TFL-BXL-2026-0042 No longer followed", "member",
-          kind in ("tfl", "tfn"))
-    check(chat, "!propose Consensus on the feedback sheet", "member", True)
+          kind in ("tfl", "tfn"), "remove case TFL-BXL-2026-0042 from the JIB", True)
+    p = "P3" if kind in ("tfl", "tfn") else "P2"
+    check(chat, "!propose Consensus on the feedback sheet", "member", True,
+          f"Proposal {p} is open", True)
     chat.db.close()
 
 
@@ -105,13 +125,18 @@ def test_votes_need_a_service_and_a_role(tmp_path):
     before = snapshot(chat)
     assert "service" in chat.send("@bob:example.org", "!vote P1 agree")  # no service
     assert snapshot(chat) == before
-    check(chat, "!vote P1 agree", "member", True)
+    check(chat, "!vote P1 agree", "member", True, "Police votes agree on P1.", True)
+    assert "Police: agree" in chat.send("@bob:example.org", "!proposal P1")
 
 
 def test_withdrawal_by_the_proposer_or_a_chair_only(tmp_path):
     chat = prepared(tmp_path)
     check(chat, "!proposal withdraw P1", "coordinator", False)
-    check(chat, "!proposal withdraw P1", "member", True)  # alice proposed it
+    check(chat, "!proposal withdraw P1", "member", True, "P1 is withdrawn",
+          True)  # alice proposed it
+    assert "State: withdrawn" in chat.send("@bob:example.org", "!proposal P1")
+    chat = prepared(tmp_path / "chair")
+    check(chat, "!proposal withdraw P1", "chair", True, "P1 is withdrawn", True)
 
 
 def test_room_setup_needs_power_100_or_a_bot_admin(tmp_path):
@@ -119,11 +144,12 @@ def test_room_setup_needs_power_100_or_a_bot_admin(tmp_path):
     for user in ("@coord:example.org", "@alice:example.org"):
         assert "Only a room admin" in chat.send(user, "!room setup tfl X")
     assert "set up" in chat.send("@admin:example.org", "!room setup tfl X")
+    assert "X — local taskforce" in chat.send("@bob:example.org", "!room info")
 
 
 def test_non_members_are_ignored(tmp_path):
     chat = prepared(tmp_path)
     before = snapshot(chat)
-    for command, _ in MATRIX:
+    for command, *_ in MATRIX:
         assert chat.send("@stranger:example.org", command) is None
     assert snapshot(chat) == before
