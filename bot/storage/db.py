@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -52,7 +52,17 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+    @event.listens_for(engine, "connect")
+    def _bounded(dbapi_conn, _record):
+        # a frozen or cut-off instance must not hold row locks for ever: the instance
+        # taking over waits for its open transactions (bot.storage.lease)
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET idle_in_transaction_session_timeout = '15s'")
+        dbapi_conn.commit()
+
+    return engine
 
 
 # Whether a transaction wrote anything since `writes_since` was last asked (so that a
@@ -86,9 +96,15 @@ class DatabaseUnavailable(Exception):
     """The database stayed unavailable or locked through every retry; nothing was written."""
 
 
+class Fence(Protocol):
+    def check(self, s: Session) -> None:
+        """Raise unless this instance may still write (bot.storage.lease.Lease)."""
+
+
 class Database:
-    def __init__(self, url: str, *, retries: int = 5):
+    def __init__(self, url: str, *, retries: int = 5, fence: Fence | None = None):
         self.url = url
+        self.fence = fence
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
@@ -101,6 +117,8 @@ class Database:
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back on any error."""
         with self._sessions() as s, s.begin():
+            if self.fence is not None:
+                self.fence.check(s)
             yield s
 
     def call(self, fn: Callable[[Session], T]) -> T:

@@ -143,3 +143,22 @@ class Outbox(Base):
                                                 nullable=True)
     # what the message is about, for callers that need its event id later (e.g. a poll)
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class Secret(Base):
+    """A named secret, sealed (bot.storage.sealing): the saved login, cross-signing keys."""
+
+    __tablename__ = "bot_secrets"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InstanceLease(Base):
+    """Which instance may write: the epoch is raised by each instance that becomes active,
+    and every transaction of the active one checks that it is still its own."""
+
+    __tablename__ = "instance_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(255))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
