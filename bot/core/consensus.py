@@ -1,19 +1,21 @@
 """Consensus decisions of a coordination room: one vote per service.
 
 A local taskforce decides by consensus whether a person's data is entered in
-the Joint Information Box.  Every service represented in the room has one
-vote, whoever of its representatives casts it.  This module is pure: it takes
-the room's services, the votes recorded so far and the clock, and computes the
+the Joint Information Box.  Every service of the proposal's electorate has one
+vote, whoever of its representatives casts it.  The electorate is fixed when
+the proposal opens (see ``bot.core.electorate``): the room's services then, or
+under ``PRESENT`` only those present at the meeting.  This module is pure: it
+takes the electorate, the votes recorded so far and the clock, and computes the
 state of the proposal.  It holds no state and produces no user-facing text.
 
 Replay rules
 ------------
 * Votes are replayed in ``(at, seq)`` order (input order breaks exact ties).
-* A vote from a service that is not in the room's service list is ignored.
+* A vote from a service that is not in the electorate is ignored.
 * A service's latest vote in replay order replaces its earlier ones, so an
   early objection can be withdrawn until the proposal closes.
-* The proposal closes at the first vote that gives every service of the room
-  a counted vote (``closed_at`` is that vote's time), or at the deadline when
+* The proposal closes at the first vote that gives every service of the
+  electorate a counted vote (``closed_at`` is that vote's time), or at the deadline when
   that comes first and ``now >= deadline``.  Votes replayed after the closing
   vote, and every vote at or after the deadline, are ignored.
 * With zero services the proposal can never close early nor be adopted; at the
@@ -24,8 +26,10 @@ Outcome
 * Any counted objection in a closed proposal makes it ``REJECTED``.
 * ``UNANIMITY``: ``ADOPTED`` only when every service voted and none objected;
   at the deadline with a missing service it is ``NO_CONSENSUS``.
+* ``PRESENT`` (consensus of the services present at a meeting) counts exactly
+  like ``UNANIMITY``: it differs only in the electorate it is given.
 * ``NO_OBJECTION``: at the deadline, ``ADOPTED`` when no service objected and
-  at least half of the room's services voted (abstaining counts as voting),
+  at least half of the electorate voted (abstaining counts as voting),
   otherwise ``NO_CONSENSUS``.  When every service voted before the deadline it
   closes at once, like under unanimity.
 * ``withdrawn_at`` makes the proposal ``WITHDRAWN`` whatever the votes say.
@@ -54,6 +58,7 @@ __all__ = [
 class Rule(StrEnum):
     UNANIMITY = "unanimity"
     NO_OBJECTION = "no-objection"
+    PRESENT = "present"
 
 
 class Choice(StrEnum):
@@ -87,9 +92,9 @@ class Tally:
     """The state of a proposal at one moment.
 
     ``counted`` maps each service to the vote that counts for it.
-    ``missing`` lists the room's services without a counted vote, in room
-    order; ``objections`` the ``(service, reason)`` pairs of counted
-    objections, in room order (also while the proposal is open).
+    ``missing`` lists the electorate's services without a counted vote, in
+    electorate order; ``objections`` the ``(service, reason)`` pairs of counted
+    objections, in electorate order (also while the proposal is open).
     ``closed_at`` is the closing vote's time, the deadline, or the withdrawal
     time; ``None`` while open.  ``ignored`` holds the votes that were not
     counted (unknown service, or cast at or after closing), in replay order.
@@ -113,8 +118,8 @@ def _replay(
 ) -> tuple[dict[str, Vote], datetime | None, list[Vote]]:
     """Replay votes strictly before ``cutoff``; stop when every service voted.
 
-    Returns the counted votes, the time of the vote that completed the room
-    (``None`` if the room never became complete) and the ignored votes.
+    Returns the counted votes, the time of the vote that completed the electorate
+    (``None`` if it never became complete) and the ignored votes.
     """
     known = set(services)
     counted: dict[str, Vote] = {}
@@ -153,32 +158,32 @@ def tally(
 ) -> Tally:
     """Compute the state of a proposal at ``now`` (see the module docstring).
 
-    ``services`` is the room's service list; duplicates are counted once.
+    ``services`` is the proposal's electorate; duplicates are counted once.
     The result depends only on the arguments, and once a proposal is closed
     at some ``now`` it stays closed with the same outcome at any later ``now``.
     Votes time-stamped after ``now`` are taken as they are: the clock only
     decides whether the deadline has passed.
     """
     rule = Rule(rule)
-    room = tuple(dict.fromkeys(services))
+    electorate = tuple(dict.fromkeys(services))
     cutoff = deadline if withdrawn_at is None else min(deadline, withdrawn_at)
-    counted, complete_at, ignored = _replay(room, votes, cutoff)
+    counted, complete_at, ignored = _replay(electorate, votes, cutoff)
 
     closed_at: datetime | None
     if withdrawn_at is not None:
         state, closed_at = State.WITHDRAWN, withdrawn_at
     elif complete_at is not None:
-        state, closed_at = _outcome(rule, len(room), counted, True), complete_at
+        state, closed_at = _outcome(rule, len(electorate), counted, True), complete_at
     elif now >= deadline:
-        state, closed_at = _outcome(rule, len(room), counted, False), deadline
+        state, closed_at = _outcome(rule, len(electorate), counted, False), deadline
     else:
         state, closed_at = State.OPEN, None
 
-    ordered = {s: counted[s] for s in room if s in counted}
+    ordered = {s: counted[s] for s in electorate if s in counted}
     return Tally(
         state=state,
         counted=MappingProxyType(ordered),
-        missing=tuple(s for s in room if s not in counted),
+        missing=tuple(s for s in electorate if s not in counted),
         objections=tuple((s, v.reason) for s, v in ordered.items() if v.choice == Choice.OBJECT),
         closed_at=closed_at,
         closes_now=state is not State.OPEN,

@@ -428,3 +428,24 @@ def test_prop_reminder_between_creation_and_deadline(start: int, span: int) -> N
     due = reminder_due(deadline, created)
     assert created < due < deadline
     assert deadline - due <= timedelta(hours=24)
+
+
+@PROPS
+@given(scenarios())
+def test_prop_present_rule_counts_like_unanimity(sc: tuple) -> None:
+    """The `present` rule differs from unanimity only in the electorate it is given."""
+    room, votes, _, now = sc
+    assert tl(room, votes, Rule.PRESENT, now) == tl(room, votes, Rule.UNANIMITY, now)
+
+
+@PROPS
+@given(scenarios(), st.lists(st.sampled_from(POOL), max_size=3, unique=True))
+def test_prop_services_outside_the_electorate_change_nothing(sc: tuple, outsiders: list) -> None:
+    """A fixed electorate: votes of services that joined later are not counted."""
+    room, votes, rule, now = sc
+    late = [o for o in outsiders if o not in room]
+    more = [Vote(o, "@late:x", Choice.OBJECT, at(i), "late", 500 + i) for i, o in enumerate(late)]
+    t = tl(room, votes, rule, now)
+    t2 = tl(room, votes + more, rule, now)
+    assert outcome(t2) == outcome(t)
+    assert set(t2.ignored) == set(t.ignored) | set(more)
