@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -16,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from bot.core.electorate import Electorate
 from bot.storage.models import Base, Room, UTCDateTime
 
 KINDS = ("plain", "jib-insert", "jib-remove")
@@ -43,10 +45,19 @@ class Proposal(Base):
     outcome_posted: Mapped[bool] = mapped_column(Boolean, default=False)
     # the native poll is ended once its start event id is known (normally at closing)
     poll_ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the occurrence of a meeting it was made at (`--meeting`): its minutes list it
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True, index=True)
+    occurrence: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    # when its electorate (`electors`) was fixed; None for a proposal closed before
+    # electorates were kept, whose votes are read against the room's services
+    electorate_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     room: Mapped[Room] = relationship()
     votes: Mapped[list[VoteRecord]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="VoteRecord.seq")
+    electors: Mapped[list[Elector]] = relationship(
+        cascade="all, delete-orphan", order_by="[Elector.service, Elector.user_id]")
 
     @property
     def short_id(self) -> str:
@@ -74,6 +85,20 @@ class VoteRecord(Base):
     source: Mapped[str] = mapped_column(String(10))  # command | poll
 
     proposal: Mapped[Proposal] = relationship(back_populates="votes")
+
+
+class Elector(Base):
+    """A representative of a service, as recorded when the proposal opened (its electorate).
+    `voting` is False for a service of the room that was absent from the proposal's meeting."""
+
+    __tablename__ = "proposal_electors"
+    __table_args__ = (UniqueConstraint("proposal_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[str] = mapped_column(String(255))
+    voting: Mapped[bool] = mapped_column(Boolean)
 
 
 class AuditEntry(Base):
@@ -114,6 +139,26 @@ def listing(s: Session, room: Room, *, open_: bool, limit: int = 30) -> list[Pro
 
 def open_proposals(s: Session) -> list[Proposal]:
     return list(s.scalars(select(Proposal).where(Proposal.state == "open")))
+
+
+def fix_electorate(p: Proposal, e: Electorate, at: datetime) -> None:
+    """Record the proposal's electorate, once, when it opens."""
+    for voting, entries in ((True, e.voters), (False, e.absent)):
+        for service, users in entries:
+            p.electors.extend(Elector(service=service, user_id=u, voting=voting) for u in users)
+    p.electorate_at = at
+
+
+def electorate(p: Proposal) -> Electorate | None:
+    """The electorate fixed when the proposal opened; None when none was recorded."""
+    if p.electorate_at is None:
+        return None
+    voters: dict[str, list[str]] = {}
+    absent: dict[str, list[str]] = {}
+    for row in p.electors:
+        (voters if row.voting else absent).setdefault(row.service, []).append(row.user_id)
+    return Electorate(tuple((s, tuple(u)) for s, u in voters.items()),
+                      tuple((s, tuple(u)) for s, u in absent.items()))
 
 
 def next_seq(proposal: Proposal) -> int:
