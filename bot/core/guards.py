@@ -41,6 +41,7 @@ __all__ = [
     "check_case_ref",
     "find_personal_data",
     "is_valid_nrn",
+    "redact",
 ]
 
 DEFAULT_CASE_REF_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._/-]{1,39}"
@@ -183,6 +184,25 @@ def find_personal_data(text: str) -> list[Finding]:
             findings.append(Finding(kind, index[start], index[end - 1] + 1))
             reached = end
     return findings
+
+
+def redact(text: str, placeholder: str = "[…]") -> tuple[str, int]:
+    """``text`` with each piece of personal data replaced by ``placeholder``, and how many
+    pieces were replaced: for documents that quote what was typed in a room.
+
+    Runs until nothing is found: a number next to another one is not flagged (it reads as
+    a list of figures) until its neighbour is replaced. Every replaced piece is longer than
+    a short placeholder, so this ends.
+    """
+    total = 0
+    while findings := find_personal_data(text):
+        out, last = [], 0
+        for f in findings:
+            out += [text[last:f.start], placeholder]
+            last = f.end
+        text = "".join(out) + text[last:]
+        total += len(findings)
+    return text, total
 
 
 def check_case_ref(ref: str, pattern: str = DEFAULT_CASE_REF_PATTERN) -> bool:

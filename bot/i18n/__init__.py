@@ -73,7 +73,7 @@ class When:
     """A date/time parameter, formatted in the reader's locale and the room's zone."""
 
     value: datetime | date | time
-    style: str = "datetime"  # datetime | date | time | weekday-datetime
+    style: str = "datetime"  # datetime | date | time | weekday-datetime | weekday-date
 
 
 @cache
@@ -110,6 +110,8 @@ def translate(msg: Msg, lang: str) -> str:
 def format_when(w: When, lang: str) -> str:
     loc = LOCALES[lang]
     v = w.value
+    if w.style == "weekday-date":
+        return format_date(v, "EEEE d MMMM y", locale=loc)
     if w.style == "time" or isinstance(v, time):
         return format_time(v, "HH:mm", locale=loc)
     if w.style == "date" or not isinstance(v, datetime):

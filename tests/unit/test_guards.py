@@ -12,6 +12,7 @@ from bot.core.guards import (
     check_case_ref,
     find_personal_data,
     is_valid_nrn,
+    redact,
 )
 
 # 1985-07-31, serial 003: 97 - (850731003 % 97) = 28
@@ -334,3 +335,24 @@ negatives = st.one_of(
 def test_prop_negative_families_never_found(parts: list[str], sep: str) -> None:
     text = sep.join(parts)
     assert find_personal_data(text) == [], text
+
+
+def test_redact_replaces_each_piece_of_personal_data_and_counts_them():
+    text = "Appeler le 0470/12.34.56 ou jan@example.be — dossier TFL-BXL-2026-0042"
+    assert redact(text) == ("Appeler le […] ou […] — dossier TFL-BXL-2026-0042", 2)
+    assert redact("rien à signaler", "X") == ("rien à signaler", 0)
+
+
+_PIECES = ("0470/12.34.56", "+32 2 123 45 67", "jan@example.be", NRN, "85.07.31-003.28",
+           "TFL-BXL-2026-0042", "2026-11-25", "14:30", "@alice:example.org", "dossier", "é")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=8),
+       st.lists(st.sampled_from((" ", "", ".", "-", "/", "\n", ", ")), min_size=8,
+                max_size=8))
+def test_prop_redacted_text_holds_no_personal_data(pieces, seps):
+    text = "".join(p + sep for p, sep in zip(pieces, seps, strict=False))
+    cleaned, n = redact(text)
+    assert find_personal_data(cleaned) == []
+    assert (n == 0) == (cleaned == text)
