@@ -37,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         "restore-identity", help="put the bot's cross-signing identity back from its recovery "
         "key, read from standard input (with the bot stopped)")
     restore.add_argument("-c", "--config", required=True)
+    minutes = sub.add_parser("minutes", help="the minutes of a meeting, written to a Word "
+                             "document (.docx) for the archive")
+    minutes.add_argument("--room", required=True, help="the Matrix room id")
+    minutes.add_argument("--meeting", required=True, help="the meeting's short id, e.g. M3")
+    minutes.add_argument("--date", help="the occurrence, YYYY-MM-DD (default: the one in "
+                         "progress or held today, else the last one held)")
+    minutes.add_argument("-o", "--output", help="the file to write (default: the document's "
+                         "own name, in the current folder)")
+    minutes.add_argument("-c", "--config", default="config.yaml")
     purge = sub.add_parser("purge", help="apply the retention settings now")
     purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     purge.add_argument("-c", "--config", default="config.yaml")
@@ -56,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_command(args.config, args.room, args.format)
     if args.command == "purge":
         return purge_command(args.config, args.dry_run)
+    if args.command == "minutes":
+        return minutes_command(args)
     if args.command == "restore-identity":
         return restore_identity_command(args.config)
     if args.command == "demo":
@@ -92,6 +103,15 @@ def purge_command(path: str, dry_run: bool) -> int:
     for line in result.lines():
         print(f"  {line}")
     return 0
+
+
+def minutes_command(args: argparse.Namespace) -> int:
+    from bot.commands.minutes.archive import archive
+
+    config = _config(args.config)
+    if config is None:
+        return 2
+    return archive(config, args.room, args.meeting, args.date, args.output)
 
 
 def restore_identity_command(path: str) -> int:

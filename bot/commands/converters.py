@@ -97,6 +97,16 @@ class UserId(Converter):
         return value
 
 
+class UserIds(Converter):
+    """One or more Matrix user ids, separated by spaces (duplicates counted once)."""
+
+    label = N_("user")
+
+    def convert(self, text: str, ctx: Context) -> tuple[str, ...]:
+        one = UserId()
+        return tuple(dict.fromkeys(one.convert(word, ctx) for word in text.split()))
+
+
 class Choice(Converter):
     def __init__(self, *choices: str):
         self.choices = choices

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.commands import actions, agenda, meetings, proposals, rooms
+from bot.commands import actions, agenda, meetings, minutes, proposals, rooms
 from bot.commands.family import Assembly, Family
 from bot.commands.framework import Registry
 from bot.config import Config
 from bot.scheduling import DueWork
 
 FAMILIES: tuple[Family, ...] = (rooms.FAMILY, meetings.FAMILY, agenda.FAMILY, actions.FAMILY,
-                                proposals.FAMILY)
+                                proposals.FAMILY, minutes.FAMILY)
 
 
 def registry() -> Registry:

@@ -31,7 +31,8 @@ WORDS = {
 SECTIONS = [
     ({"en": "Rooms, roles, services", "fr": "Salons, rôles, services",
       "nl": "Kamers, rollen, diensten"}, ("help", "room", "role", "service", "services")),
-    ({"en": "Meetings", "fr": "Réunions", "nl": "Vergaderingen"}, ("meeting", "rsvp")),
+    ({"en": "Meetings", "fr": "Réunions", "nl": "Vergaderingen"},
+     ("meeting", "rsvp", "minutes")),
     ({"en": "Agenda and actions", "fr": "Ordre du jour et actions", "nl": "Agenda en acties"},
      ("agenda", "action", "actions")),
     ({"en": "Consensus proposals", "fr": "Propositions par consensus",

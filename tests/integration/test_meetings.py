@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from nio import DownloadError
-from nio.crypto.attachments import decrypt_attachment
 
 from tests.support.bot import BotProcess
 from tests.support.client import is_reply_to, replied_to
@@ -87,11 +85,7 @@ async def test_ics_file_downloads_decrypts_and_parses(synapse, make_client, tmp_
         and replied_to(e) == request, sender=bot.user_id, msgtypes=None)
     content = file_event.source["content"]
     assert content["body"] == "meeting-M1.ics" and "url" not in content  # encrypted file
-    secret = content["file"]
-    downloaded = await alice.client.download(mxc=secret["url"])
-    assert not isinstance(downloaded, DownloadError), downloaded
-    data = decrypt_attachment(downloaded.body, secret["key"]["k"],
-                              secret["hashes"]["sha256"], secret["iv"])
+    data = await alice.download_file(file_event)
     calendar = Calendar.from_ical(data)
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Brussels"]
     master, moved = calendar.walk("VEVENT")

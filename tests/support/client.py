@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    DownloadError,
     EncryptionError,
     Event,
     ForwardedRoomKeyEvent,
@@ -59,6 +60,7 @@ from nio import (
     SyncError,
     SyncResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
 
 if TYPE_CHECKING:
     from bot.devserver import LocalSynapse
@@ -551,3 +553,16 @@ class TestClient:
     async def send_text(self, room_id: str, body: str, *, msgtype: str = "m.text") -> str:
         """Send an encrypted text message; returns its event id."""
         return await self.send_message(room_id, {"msgtype": msgtype, "body": body})
+
+    async def download_file(self, event: Event) -> bytes:
+        """The content of a file message, downloaded and decrypted. Refuses a file sent
+        unencrypted in an encrypted room (its ``url`` would be in the clear)."""
+        content = event.source["content"]
+        if "file" not in content:
+            raise MatrixRequestFailed(f"{event.event_id} carries no encrypted file: {content}")
+        secret = content["file"]
+        response = await self.client.download(mxc=secret["url"])
+        if isinstance(response, DownloadError):
+            raise MatrixRequestFailed(f"download of {secret['url']} failed: {response}")
+        return decrypt_attachment(response.body, secret["key"]["k"],
+                                  secret["hashes"]["sha256"], secret["iv"])

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import docx
 import pytest
-from docx.table import Table
 
 from bot.commands.minutes.content import (
     ActionEntry,
@@ -24,6 +23,7 @@ from bot.commands.minutes.summary import summary
 from bot.core.attendance import Presence
 from bot.i18n import _ as N_
 from bot.reply import render_reply
+from tests.support.documents import docx_lines
 
 BXL = ZoneInfo("Europe/Brussels")
 ALICE, BOB, DORA, CHAIR = "@alice:x", "@bob:x", "@dora:x", "@chair:x"
@@ -60,19 +60,8 @@ def minutes(**changes) -> Minutes:
     return Minutes(**values)
 
 
-def text_of(data: bytes) -> list[str]:
-    """Every paragraph, and every table row as cells joined by ' | ', in document order."""
-    lines = []
-    for block in docx.Document(io.BytesIO(data)).iter_inner_content():
-        if isinstance(block, Table):
-            lines += [" | ".join(c.text for c in row.cells) for row in block.rows]
-        elif block.text:
-            lines.append(block.text)
-    return lines
-
-
 def test_the_english_minutes_hold_every_part_in_order():
-    lines = text_of(minutes_docx(minutes(), "en"))
+    lines = docx_lines(minutes_docx(minutes(), "en"))
     assert lines[:7] == [
         "Minutes — Cellule de mars",
         "Local integral security cell (CSIL-R): CSIL-R Etterbeek",
@@ -106,7 +95,7 @@ def test_the_english_minutes_hold_every_part_in_order():
 def test_no_personal_data_survives_anywhere_in_the_file():
     data = minutes_docx(minutes(place="Bureau de jan@example.be", room_name="CSIL 02/123.45.67"),
                         "fr")
-    text = "\n".join(text_of(data))
+    text = "\n".join(docx_lines(data))
     assert "0470" not in text and "jan@" not in text and "123.45" not in text
     assert "CSIL […]" in text and "Bureau de […]" in text and "l'école au […]" in text
     archive = docx.Document(io.BytesIO(data))
@@ -114,7 +103,7 @@ def test_no_personal_data_survives_anywhere_in_the_file():
 
 
 def test_french_and_dutch_for_a_bilingual_room():
-    lines = text_of(minutes_docx(minutes(), "fr+nl"))
+    lines = docx_lines(minutes_docx(minutes(), "fr+nl"))
     fr = lines.index("Procès-verbal — Cellule de mars")
     nl = lines.index("Notulen — Cellule de mars")
     assert fr == 0 and nl > fr
@@ -124,7 +113,7 @@ def test_french_and_dutch_for_a_bilingual_room():
 
 
 def test_an_empty_meeting_says_so():
-    lines = text_of(minutes_docx(minutes(attendance=(), others_present=(), agenda=(),
+    lines = docx_lines(minutes_docx(minutes(attendance=(), others_present=(), agenda=(),
                                          decisions=(), actions=(), from_rsvps=True,
                                          place=None), "en"))
     assert "Place | —" in lines

@@ -153,3 +153,22 @@ def test_non_members_are_ignored(tmp_path):
     for command, *_ in MATRIX:
         assert chat.send("@stranger:example.org", command) is None
     assert snapshot(chat) == before
+
+
+def test_attendance_and_minutes_are_for_coordinators(tmp_path):
+    from datetime import UTC, datetime
+
+    for role in ORDER:
+        chat = prepared(tmp_path / role)
+        assert "M2" in chat.send("@coord:example.org",
+                                 "!meeting add 2026-11-25 11:00 Today --duration 2h")
+        chat.now = datetime(2026, 11, 25, 10, 5, tzinfo=UTC)  # during the meeting
+        allowed = ORDER.index(role) >= ORDER.index("coordinator")
+        check(chat, "!meeting present M2 @alice:example.org", role, allowed,
+              "Present at M2 (Today)", True)
+        check(chat, "!meeting absent M2 @alice:example.org", role, allowed,
+              "Absent from M2 (Today)", True)
+        check(chat, "!minutes M2", role, allowed, "Minutes of M2 — Today", True)  # audited
+        check(chat, "!meeting attendees M2", role, role != "observer",
+              "Police — @alice:example.org: no answer", False)
+        chat.db.close()

@@ -28,7 +28,7 @@ from bot.i18n import _ as N_
 from bot.reply import Reply
 from bot.storage import agenda as store
 from bot.storage import meetings as meeting_store
-from bot.storage import repo
+from bot.storage import occurrences, repo
 from bot.storage.agenda import AgendaItem
 from bot.storage.meetings import Meeting
 
@@ -186,6 +186,7 @@ def carry(ctx: Context, what: int | str) -> Reply:
     late = ctx.now >= deadline(occ.start, ctx.room.agenda_deadline)
     position = len(store.items_of(ctx.session, meeting.id, occ.original))
     for n, item in enumerate(items, 1):
+        occurrences.record_carry(ctx.session, item, meeting.id, occ.original, ctx.now)
         item.meeting_id, item.original = meeting.id, occ.original
         item.position, item.carried, item.late = position + n, item.carried + 1, late
     return Reply([Plural("Carried {n} item to the agenda of {meeting}: {ids}.",

@@ -1,13 +1,19 @@
-"""Meetings: one-off and repeating, RSVPs, calendar files, and the reminders before each
-occurrence (with what the other families add to them)."""
+"""Meetings: one-off and repeating, RSVPs and attendance, calendar files, and the reminders
+before each occurrence (with what the other families add to them)."""
 
 from bot.commands.family import Assembly, Family
-from bot.commands.meetings.commands import register
+from bot.commands.framework import Registry
+from bot.commands.meetings import attendance, commands
 from bot.commands.meetings.due import MeetingReminders
+
+
+def _commands(r: Registry) -> None:
+    commands.register(r)
+    attendance.register(r)
 
 
 def _due_work(assembly: Assembly) -> list[MeetingReminders]:
     return [MeetingReminders(assembly.config, extras=assembly.reminder_extras)]
 
 
-FAMILY = Family(name="meetings", commands=register, due_work=_due_work)
+FAMILY = Family(name="meetings", commands=_commands, due_work=_due_work)

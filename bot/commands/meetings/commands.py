@@ -1,4 +1,4 @@
-"""The commands of meetings: `!meeting add|list|cancel|move|ics|attendees`, `!rsvp`."""
+"""The commands of meetings: `!meeting add|list|cancel|move|ics`, `!rsvp`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from bot.commands.meetings.texts import (
     ANSWERS,
     Joined,
     answer_counts,
-    attendance_blocks,
     calendar_file,
     occurrence_line,
     recurrence_message,
@@ -69,8 +68,6 @@ def register(r: Registry) -> None:
               role=Role.COORDINATOR)(move)
     r.command("meeting ics", summary=N_("a calendar file (.ics) of the meeting or series"),
               params=[mid])(ics)
-    r.command("meeting attendees", summary=N_("who answered what, per service"),
-              params=[mid], flags=[on])(attendees)
     r.command("rsvp", summary=N_("say whether you attend the next (or given) occurrence"),
               params=[mid, Param("answer", Choice(*ANSWERS))], flags=[on])(rsvp)
 
@@ -257,13 +254,3 @@ def rsvp(ctx: Context, meeting: int, answer: str, date: date | None) -> Reply:
                      user=Mention(ctx.sender), answer=ANSWERS[answer], id=row.short_id,
                      title=row.title, when=When(occurrence.start, "weekday-datetime")),
                   counts])
-
-
-def attendees(ctx: Context, meeting: int, date: date | None) -> Reply:
-    row = find_meeting(ctx, meeting)
-    occurrence = pick_occurrence(ctx, row, store.load_series(ctx.session, row), date)
-    reply = Reply([N_("**{id} — {title}**, {when}", id=row.short_id, title=row.title,
-                      when=When(occurrence.start, "weekday-datetime"))])
-    reply.add(*attendance_blocks(ctx.session, ctx.room, row, occurrence,
-                                 ctx.config.matrix.user_id))
-    return reply

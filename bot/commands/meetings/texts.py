@@ -10,17 +10,19 @@ from icalendar import Calendar
 from sqlalchemy.orm import Session
 
 from bot.commands.family import ReminderExtra
+from bot.core.attendance import present_services
 from bot.core.ics import series_to_ics
 from bot.core.recurrence import PRESETS, Occurrence, RecurrenceError, Series, to_aware
 from bot.i18n import Msg, When, render
 from bot.i18n import _ as N_
 from bot.reply import Attachment, Bullets, Mention, Reply
 from bot.storage import meetings as store
-from bot.storage import repo
+from bot.storage import occurrences, repo
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 
 ANSWERS = {"yes": N_("yes"), "no": N_("no"), "maybe": N_("maybe")}
+MARKS = {True: N_("present"), False: N_("absent")}
 NAMES_SHOWN = 30
 _RULE_LABELS = {
     PRESETS["weekly"]: N_("every week"),
@@ -102,23 +104,32 @@ def not_answered(s: Session, room: Room, answers: dict[str, str], bot_user: str)
 
 def attendance_blocks(s: Session, room: Room, meeting: Meeting, occ: Occurrence,
                       bot_user: str) -> list[Any]:
+    """The RSVPs per service, with who was marked present or absent beside them."""
     answers = store.rsvps(s, meeting, occ.original)
+    marks = occurrences.marks(s, meeting.id, occ.original)
     services = repo.services(s, room)
 
     def person(user: str) -> Msg:
         label = ANSWERS.get(answers.get(user, ""), N_("no answer"))
+        if user in marks:
+            return N_("{user}: {answer}, {mark}", user=Mention(user), answer=label,
+                      mark=MARKS[marks[user]])
         return N_("{user}: {answer}", user=Mention(user), answer=label)
 
     lines: list[Any] = [N_("{service} — {people}", service=name,
                            people=Joined(tuple(person(u) for u in users)))
                         for name, users in services.items()]
     represented = {u for users in services.values() for u in users}
-    others = [u for u in answers if u not in represented]
+    others = [u for u in {**answers, **marks} if u not in represented]
     if others:
         lines.append(N_("Without a service — {people}",
-                        people=Joined(tuple(person(u) for u in others))))
+                        people=Joined(tuple(person(u) for u in sorted(others)))))
     blocks: list[Any] = [Bullets(tuple(lines))] if lines else []
     blocks += [answer_counts(answers), not_answered(s, room, answers, bot_user)]
+    if marks:
+        here = present_services(services, marks, answers)
+        blocks.append(N_("Marked present: {count}. Services present: {services}.",
+                         count=sum(marks.values()), services=", ".join(here) or "—"))
     return blocks
 
 

@@ -8,9 +8,9 @@ a phone number in it refuses the proposal, and nothing is recorded.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from bot.commands.converters import Choice, Duration, ShortId, Text
+from bot.commands.converters import Choice, Date, Duration, ShortId, Text
 from bot.commands.framework import (
     CheckFailure,
     Context,
@@ -19,6 +19,14 @@ from bot.commands.framework import (
     Registry,
     Role,
     UserError,
+)
+from bot.commands.proposals.electorate import (
+    RULE_LABELS,
+    electorate_of,
+    meeting_line,
+    opening,
+    refusal,
+    voter,
 )
 from bot.commands.proposals.flow import (
     CHOICE_LABELS,
@@ -33,16 +41,17 @@ from bot.commands.proposals.flow import (
     subject,
 )
 from bot.core.consensus import State
+from bot.core.electorate import NoVote, who_may_vote
 from bot.core.guards import check_case_ref, find_personal_data
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Reply
 from bot.storage import repo
-from bot.storage.proposals import Proposal, audit, by_number, listing
+from bot.storage.proposals import Proposal, audit, by_number, fix_electorate, listing
 
 DEFAULT_DEADLINE = timedelta(days=5)
 DEADLINE = Duration(minimum=timedelta(minutes=10), maximum=timedelta(days=366))
-RULES = ("unanimity", "no-objection")
+RULES = ("unanimity", "no-objection", "present")
 DATA_KINDS = {"nrn": N_("a national register number"), "email": N_("an e-mail address"),
               "phone": N_("a phone number")}
 
@@ -55,14 +64,18 @@ def _choice(label, *values: str) -> Choice:
 
 def register(r: Registry) -> None:
     deadline = Flag("deadline", DEADLINE, DEFAULT_DEADLINE)
+    at = [Flag("meeting", ShortId("M")), Flag("date", Date())]
     r.command("propose", summary=N_("a consensus proposal: one vote per service"),
               params=[Param("title", Text(N_("proposal"), max_length=300), rest=True)],
-              flags=[deadline, Flag("rule", _choice(N_("rule"), *RULES), "unanimity")])(propose)
+              flags=[deadline, Flag("rule", _choice(N_("rule"), *RULES), "unanimity"),
+                     *at])(propose)
     r.command("jib", summary=N_("propose to insert a case into the JIB or remove it"),
               params=[Param("action", _choice(N_("action"), "insert", "remove")),
                       Param("case_ref", Text(N_("case-ref"), max_length=64)),
                       Param("motivation", Text(N_("motivation"), max_length=300), rest=True)],
-              flags=[deadline], kinds=("tfl", "tfn"))(jib)
+              flags=[deadline, Flag("rule", _choice(N_("rule"), "unanimity", "present"),
+                                    "unanimity"), *at],
+              kinds=("tfl", "tfn"))(jib)
     r.command("vote", summary=N_("your service's vote on a proposal"),
               params=[Param("proposal", ShortId("P")),
                       Param("choice", _choice(N_("vote"), *CHOICE_LABELS)),
@@ -88,48 +101,58 @@ def refuse_personal_data(*texts: str) -> None:
                            "reference only.", found=Joined(tuple(found))), show_usage=False)
 
 
-def propose(ctx: Context, title: str, deadline: timedelta, rule: str) -> Reply:
+def propose(ctx: Context, title: str, deadline: timedelta, rule: str, meeting: int | None,
+            date: date | None) -> Reply:
     refuse_personal_data(title)
-    return _create(ctx, kind="plain", title=title, case_ref=None, deadline=deadline, rule=rule)
+    return _create(ctx, kind="plain", title=title, case_ref=None, deadline=deadline, rule=rule,
+                   meeting=meeting, on=date)
 
 
-def jib(ctx: Context, action: str, case_ref: str, motivation: str, deadline: timedelta) -> Reply:
+def jib(ctx: Context, action: str, case_ref: str, motivation: str, deadline: timedelta,
+        rule: str, meeting: int | None, date: date | None) -> Reply:
     refuse_personal_data(case_ref, motivation)
     if not check_case_ref(case_ref, ctx.config.bot.case_ref_pattern):
         raise UserError(N_("{value} is not a case reference: letters, digits and . _ / - "
                            "only, e.g. TFL-BXL-2026-0042.", value=case_ref))
     return _create(ctx, kind=f"jib-{action}", title=motivation, case_ref=case_ref,
-                   deadline=deadline, rule="unanimity")
+                   deadline=deadline, rule=rule, meeting=meeting, on=date)
 
 
 def _create(ctx: Context, *, kind: str, title: str, case_ref: str | None, deadline: timedelta,
-            rule: str) -> Reply:
+            rule: str, meeting: int | None, on: date | None) -> Reply:
     s, room = ctx.session, ctx.room
+    e, at = opening(ctx, rule, meeting, on)
     p = Proposal(room_id=room.id, number=repo.next_number(s, room, "P"), kind=kind,
                  title=title, case_ref=case_ref, rule=rule, proposer=ctx.sender,
                  created_at=ctx.now, deadline=ctx.now + deadline, state=State.OPEN.value,
-                 outcome_posted=False, poll_ended=False)
+                 outcome_posted=False, poll_ended=False,
+                 meeting_id=at[0].id if at else None, occurrence=at[1].original if at else None)
+    fix_electorate(p, e, ctx.now)
     s.add(p)
     s.flush()
     audit(s, room, "proposed", ctx.now, proposal=p, user=ctx.sender,
           service=repo.service_of(s, room, ctx.sender), kind=kind, title=title,
-          case_ref=case_ref, rule=rule, deadline=p.deadline.isoformat())
+          case_ref=case_ref, rule=rule, deadline=p.deadline.isoformat(),
+          electorate={sv: list(users) for sv, users in e.voters},
+          absent=list(e.absent_services), meeting=at[0].short_id if at else None,
+          occurrence=at[1].original.isoformat() if at else None)
     ctx.emit("org.matrix.msc3381.poll.start", poll_start_content(p, room.language, ctx.prefix),
              ref=p.poll_ref)
-    services = repo.services(s, room)
     reply = Reply([N_("Proposal **{id}** is open until {deadline}: {subject}", id=p.short_id,
                       deadline=When(p.deadline.astimezone(ctx.tz)), subject=subject(p)),
                    N_("Rule: {rule}. Vote in the poll below or with {prefix}vote {id} "
-                      "agree|object|abstain [reason].", rule=_rule_label(rule),
+                      "agree|object|abstain [reason].", rule=RULE_LABELS[rule],
                       prefix=ctx.prefix, id=p.short_id)])
-    if not services:
+    if at:
+        reply.add(meeting_line(s, p))
+    if e.voters:
+        reply.add(N_("Voting: {services}.", services=", ".join(e.services)))
+    else:
         reply.add(N_("No services are set yet: a coordinator can add them with "
                      "{prefix}service <@user> <service>.", prefix=ctx.prefix))
+    if e.absent:
+        reply.add(N_("Absent: {services}.", services=", ".join(e.absent_services)))
     return reply
-
-
-def _rule_label(rule: str):
-    return N_("unanimity") if rule == "unanimity" else N_("no objection")
 
 
 # ---- votes ---------------------------------------------------------------------------------
@@ -152,11 +175,10 @@ def closed_reply(p: Proposal) -> Reply:
 def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     s, room = ctx.session, ctx.room
     p = _find(ctx, proposal)
-    service = repo.service_of(s, room, ctx.sender)
-    if service is None:
-        raise CheckFailure(N_("You do not represent a service in this room, so you cannot "
-                              "vote. A coordinator can set it with {prefix}service <@user> "
-                              "<service>.", prefix=ctx.prefix))
+    service, named = voter(s, p, room, ctx.sender)
+    if isinstance(service, NoVote):
+        raise CheckFailure(refusal(service, p, named, ctx.prefix,
+                                   electorate_of(s, p, room).services))
     out = CommandOut(ctx)
     settle(s, p, room, ctx.now, out)  # a proposal past its deadline closes first
     if p.state != State.OPEN:
@@ -181,15 +203,23 @@ def show(ctx: Context, proposal: int) -> Reply:
     s, room = ctx.session, ctx.room
     p = _find(ctx, proposal)
     t = current_tally(s, p, room, ctx.now)
-    reps = repo.services(s, room)
+    e = electorate_of(s, p, room)
+    reps = who_may_vote(e, repo.services(s, room))
     reply = Reply([N_("**{id}** — {subject}", id=p.short_id, subject=subject(p))])
     facts = [N_("State: {state}", state=STATE_LABELS[p.state]),
-             N_("Rule: {rule}", rule=_rule_label(p.rule)),
+             N_("Rule: {rule}", rule=RULE_LABELS[p.rule]),
              N_("Proposed by {user} on {when}", user=p.proposer,
                 when=When(p.created_at.astimezone(ctx.tz))),
              N_("Deadline: {when}", when=When(p.deadline.astimezone(ctx.tz)))]
     if p.closed_at is not None:
         facts.append(N_("Closed: {when}", when=When(p.closed_at.astimezone(ctx.tz))))
+    if (made_at := meeting_line(s, p)) is not None:
+        facts.append(made_at)
+    facts.append(N_("Voting services, fixed when it opened: {services}",
+                    services=", ".join(e.services) or "—"))
+    if e.absent:
+        facts.append(N_("Absent from the meeting: {services}",
+                        services=", ".join(e.absent_services)))
     reply.add(Bullets(tuple(facts)))
     if t.counted:
         reply.add(N_("Votes:"), Bullets(tuple(_vote_line(v) for v in t.counted.values())))
@@ -226,14 +256,13 @@ def list_all(ctx: Context, which: str | None) -> Reply:
     if not rows:
         return Reply([N_("No open proposals. Make one with {prefix}propose <proposal>.",
                          prefix=ctx.prefix)])
-    n_services = len(repo.services(s, room))
     lines = []
     for p in rows:
         t = current_tally(s, p, room, ctx.now)
         lines.append(N_("{id} — {subject} — until {when}, {voted}/{total} services voted",
                         id=p.short_id, subject=subject(p),
                         when=When(p.deadline.astimezone(ctx.tz)), voted=len(t.counted),
-                        total=n_services))
+                        total=len(t.counted) + len(t.missing)))
     return Reply([N_("**Open proposals:**"), Bullets(tuple(lines))])
 
 

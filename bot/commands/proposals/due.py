@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.commands.proposals.electorate import electorate_of
 from bot.commands.proposals.flow import People, PosterOut, current_tally, end_poll, settle, subject
 from bot.core.consensus import State, reminder_due, services_to_remind
+from bot.core.electorate import who_may_vote
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Reply
@@ -68,7 +70,7 @@ def remind(s: Session, p: Proposal, now: datetime, out: PosterOut) -> int:
     missing = services_to_remind(current_tally(s, p, room, now))
     if not missing:
         return 0
-    reps = repo.services(s, room)
+    reps = who_may_vote(electorate_of(s, p, room), repo.services(s, room))
     users = tuple(u for sv in missing for u in reps.get(sv, ()))
     reply = Reply([N_("Reminder: **{id}** closes {when}: {subject}", id=p.short_id,
                       when=When(p.deadline.astimezone(ZoneInfo(room.timezone))),

@@ -8,6 +8,7 @@ poll end and reminder goes out exactly once. Messages go either after a command'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.commands.framework import Context
+from bot.commands.proposals.electorate import electorate_of, participation
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
 from bot.i18n import Msg, languages_of, render
 from bot.i18n import _ as N_
@@ -124,32 +126,35 @@ def poll_end_content(p: Proposal, start_event_id: str, language: str) -> dict:
             POLL_END: {}, TEXT: text, "body": text}
 
 
-def outcome_reply(p: Proposal, t: Tally) -> Reply:
+def outcome_reply(p: Proposal, t: Tally, taking_part: Sequence[Any] = ()) -> Reply:
+    """The outcome; `taking_part` names who took part and who was absent (`present` rule)."""
     if t.state is State.ADOPTED:
         reply = Reply([N_("**{id} ADOPTED**: {subject}", id=p.short_id, subject=subject(p))])
         votes = tuple(N_("{service}: {choice}", service=s, choice=CHOICE_LABELS[v.choice])
                       for s, v in t.counted.items())
         if votes:
             reply.add(Bullets(votes))
-        return reply
-    if t.state is State.REJECTED:
-        return Reply([N_("**{id} REJECTED**: {subject}", id=p.short_id, subject=subject(p)),
-                      N_("Objections:"),
-                      Bullets(tuple(N_("{service}: {reason}", service=s,
-                                       reason=r or N_("(no reason given)"))
-                                    for s, r in t.objections))])
-    reply = Reply([N_("**{id}: NO CONSENSUS**: {subject}", id=p.short_id, subject=subject(p))])
-    if t.missing:
-        reply.add(N_("No vote from: {services}.", services=", ".join(t.missing)))
+    elif t.state is State.REJECTED:
+        reply = Reply([N_("**{id} REJECTED**: {subject}", id=p.short_id, subject=subject(p)),
+                       N_("Objections:"),
+                       Bullets(tuple(N_("{service}: {reason}", service=s,
+                                        reason=r or N_("(no reason given)"))
+                                     for s, r in t.objections))])
     else:
-        reply.add(N_("Not enough services voted."))
-    return reply
+        reply = Reply([N_("**{id}: NO CONSENSUS**: {subject}", id=p.short_id,
+                          subject=subject(p))])
+        if t.missing:
+            reply.add(N_("No vote from: {services}.", services=", ".join(t.missing)))
+        else:
+            reply.add(N_("Not enough services voted."))
+    return reply.add(*taking_part)
 
 
 # ---- votes and closing ---------------------------------------------------------------------
 
 def current_tally(s: Session, p: Proposal, room: Room, now: datetime) -> Tally:
-    services = list(repo.services(s, room))
+    """The proposal's state now, counted over its fixed electorate."""
+    services = electorate_of(s, p, room).services
     votes = [Vote(service=v.service, user=v.user_id, choice=Choice(v.choice), at=v.at,
                   reason=v.reason, seq=v.seq) for v in p.votes]
     return tally(services, votes, Rule(p.rule), p.deadline, now, withdrawn_at=p.withdrawn_at)
@@ -161,7 +166,8 @@ def settle(s: Session, p: Proposal, room: Room, now: datetime, out) -> Tally:
     if p.state != State.OPEN or t.state is State.OPEN:
         return t
     p.state, p.closed_at, p.outcome_posted = t.state.value, t.closed_at, True
-    out.notice(outcome_reply(p, t), key=f"proposal-outcome:{p.id}", urgent=True)
+    taking_part = participation(p, electorate_of(s, p, room))
+    out.notice(outcome_reply(p, t, taking_part), key=f"proposal-outcome:{p.id}", urgent=True)
     end_poll(s, p, room, out)
     audit(s, room, "closed", now, proposal=p, outcome=t.state.value, missing=list(t.missing),
           objections=[{"service": sv, "reason": r} for sv, r in t.objections],

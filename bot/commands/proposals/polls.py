@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.commands.proposals.electorate import poll_refusal, voter
 from bot.commands.proposals.flow import POLL_RESPONSE, PosterOut, cast, settle
 from bot.core.consensus import State
+from bot.core.electorate import NoVote
 from bot.core.roles import Role, role_from_power
 from bot.i18n import _ as N_
 from bot.reply import Mention, Reply
@@ -62,11 +64,9 @@ def on_poll_response(s: Session, ev, now: datetime, poster, *, prefix: str = "!"
     if role < Role.MEMBER:
         return tell(N_("{user}, observers can read but not vote; your answer in the poll on "
                        "{id} was not counted.", user=Mention(ev.sender), id=p.short_id))
-    service = repo.service_of(s, room, ev.sender)
-    if service is None:
-        return tell(N_("{user}, you do not represent a service in this room, so your answer "
-                       "in the poll on {id} was not counted.", user=Mention(ev.sender),
-                       id=p.short_id))
+    service, named = voter(s, p, room, ev.sender)
+    if isinstance(service, NoVote):
+        return tell(poll_refusal(service, p, ev.sender, named))
     settle(s, p, room, now, out)
     if p.state != State.OPEN:
         return tell(N_("{user}, {id} is closed; your answer in the poll was not counted.",
