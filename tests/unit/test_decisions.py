@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.storage.proposals import AuditEntry
+from bot.storage.proposals import AuditEntry, Proposal
 from bot.storage.schema import metadata
 from tests.unit.test_proposals import (
     ALICE,
@@ -207,14 +207,12 @@ def test_jib_at_a_meeting_with_the_present_rule(chat):
         ALICE, "!jib insert TFL-1 x --rule no-objection")
 
 
-def test_unknown_proposals_changes_nothing_on_a_closed_or_legacy_one(csil):
-    """A proposal closed before electorates were kept reads against the room's services."""
+def test_a_proposal_closed_before_electorates_were_kept_reads_against_the_room(csil):
     csil.send(ALICE, "!propose Old one")
     for user in (ALICE, BOB, COORD):
         csil.send(user, "!vote P1 agree")
 
     def forget(s):
-        from bot.storage.proposals import Proposal
         p = s.scalar(select(Proposal))
         p.electors.clear()
         p.electorate_at = None
