@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from bot import __version__
@@ -159,12 +158,10 @@ async def _run(config) -> int:
     from bot.app import Bot
     from bot.leader import AlreadyRunning, LeadershipLost
     from bot.matrix.session import LoginFailed
+    from bot.stopping import stop_on_signals
 
     bot = Bot(config)
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
+    stop_on_signals(asyncio.current_task())
     try:
         await bot.run()
     except (LoginFailed, AlreadyRunning, LeadershipLost) as exc:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import shutil
+import signal
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +16,24 @@ from nio import AsyncClient, LoginResponse, RoomCreateResponse
 
 from bot.config import load_config
 from bot.devserver import DevServerUnavailable, LocalSynapse
+from bot.stopping import stop_on_signals
 from bot.storage.db import Database
 from bot.storage.models import Representative, Room
 
 ROOM_NAME = "Plateforme régionale — démo / Regionaal platform — demo"
+BANNER = """
+coordbot demo is running.
+
+  Homeserver:  {url}   (sign in with any Matrix client on this machine,
+               e.g. Element Desktop: "Edit" the homeserver and paste this URL)
+  Users:       alice / {alice}   (room creator: chair)
+               bob   / {bob}   (member)
+  Room:        "{room}" — encrypted, set up as a regional platform,
+               alice represents "Police", bob "Prévention".
+
+Try:  !help   !room info   !services   !propose "Test" --deadline 10m
+Press Ctrl-C to stop; everything is thrown away.
+"""
 
 
 def run_demo(directory: str | None = None) -> int:
@@ -26,17 +41,17 @@ def run_demo(directory: str | None = None) -> int:
     workdir = Path(directory) if keep else Path(tempfile.mkdtemp(prefix="coordbot-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     hs = LocalSynapse(workdir / "homeserver")
-    try:
+    try:  # Ctrl-C may come at any moment, also while the homeserver starts
         print("Starting a local homeserver…", flush=True)
         hs.start()
+        return asyncio.run(_demo(hs, workdir))
     except DevServerUnavailable as exc:
         print(exc)
         return 1
-    try:
-        return asyncio.run(_demo(hs, workdir))
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: clean up all the same
         hs.stop()
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -45,6 +60,13 @@ def run_demo(directory: str | None = None) -> int:
 
 
 async def _demo(hs: LocalSynapse, workdir: Path) -> int:
+    stop_on_signals(asyncio.current_task())
+    with contextlib.suppress(asyncio.CancelledError):  # Ctrl-C: the bot closed what it opened
+        await _run(hs, workdir)
+    return 0
+
+
+async def _run(hs: LocalSynapse, workdir: Path) -> None:
     passwords = {name: secrets.token_urlsafe(9) for name in ("coordbot", "alice", "bob")}
     users = {name: hs.register(name, pw) for name, pw in passwords.items()}
     config_path = workdir / "config.yaml"
@@ -60,25 +82,24 @@ async def _demo(hs: LocalSynapse, workdir: Path) -> int:
     room_id = await _create_room(hs, users, passwords)
     _set_up_room(config.storage.database, room_id, users)
 
-    print(f"""
-coordbot demo is running.
-
-  Homeserver:  {hs.base_url}   (sign in with any Matrix client on this machine,
-               e.g. Element Desktop: "Edit" the homeserver and paste this URL)
-  Users:       alice / {passwords['alice']}   (room creator: chair)
-               bob   / {passwords['bob']}   (member)
-  Room:        "{ROOM_NAME}" — encrypted, set up as a regional platform,
-               alice represents "Police", bob "Prévention".
-
-Try:  !help   !room info   !services   !propose "Test" --deadline 10m
-Press Ctrl-C to stop; everything is thrown away.
-""", flush=True)
     from bot.app import Bot
 
     bot = Bot(config)
-    with contextlib.suppress(asyncio.CancelledError):
-        await bot.run()
-    return 0
+    running = asyncio.create_task(bot.run())
+    try:
+        # Announce only once the bot has its device and has joined: a client that signs in
+        # and writes before that would encrypt its first message for no device of the bot.
+        while not (bot.transport and bot.transport.synced_once.is_set()) \
+                and not running.done():
+            await asyncio.sleep(0.1)
+        if not running.done():
+            print(BANNER.format(url=hs.base_url, alice=passwords["alice"],
+                                bob=passwords["bob"], room=ROOM_NAME), flush=True)
+        await running
+    finally:  # stopped: the bot closes its connections before the homeserver goes
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
 
 
 async def _create_room(hs: LocalSynapse, users: dict, passwords: dict) -> str:

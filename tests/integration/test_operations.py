@@ -36,7 +36,7 @@ def get(url: str) -> tuple[int, str]:
 async def test_standby_takes_over_when_the_active_instance_is_killed(synapse, make_client,
                                                                      tmp_path):
     with database_url("postgresql", tmp_path) as url:
-        port_a, port_b = free_port(), free_port()
+        port_b = free_port()
         active = BotProcess(synapse, tmp_path / "bot", database=url,
                             bot={"rate_limit_per_minute": 0})
         active.start()
@@ -50,7 +50,9 @@ async def test_standby_takes_over_when_the_active_instance_is_killed(synapse, ma
         status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port_b}/healthz")
         assert status == 503 and json.loads(body)["role"] == "standby"
         active.config_path.write_text(cfg)
-        assert port_a
+        # no metrics.listen, no listener; with it, that one only
+        assert active.listening_ports() == set()
+        assert standby.listening_ports() == {port_b}
 
         alice = await make_client("alice")
         room = await alice.create_encrypted_room(invite=[active.user_id])

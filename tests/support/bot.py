@@ -47,6 +47,18 @@ class BotProcess:
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
+    def configure(self, section: str, **values: Any) -> None:
+        """Change keys of one section of the configuration file (read at the next start)."""
+        config = yaml.safe_load(self.config_path.read_text())
+        config.setdefault(section, {}).update(values)
+        self.config_path.write_text(yaml.safe_dump(config))
+
+    @property
+    def database(self) -> str:
+        """The database URL, as the bot resolves it."""
+        url = yaml.safe_load(self.config_path.read_text())["storage"]["database"]
+        return url.replace("sqlite:///./", f"sqlite:///{self.workdir}/")
+
     def twin(self, name: str = "twin") -> BotProcess:
         """A second process with the same configuration (account, store, database)."""
         other = object.__new__(BotProcess)
@@ -105,6 +117,25 @@ class BotProcess:
             raise AssertionError(f"bot exited ({code}) without reaching a crash point:\n"
                                  f"{self.new_log()[-3000:]}")
         return found[-1]
+
+    def listening_ports(self) -> set[int]:
+        """The TCP ports the running bot process listens on (read from /proc)."""
+        pid = self.proc.pid
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
 
     @property
     def device_id(self) -> str:
