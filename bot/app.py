@@ -21,9 +21,8 @@ from bot.devices import (
 )
 from bot.i18n import _ as N_
 from bot.leader import Leadership, LeadershipLost
-from bot.matrix.crosssigning import set_up_cross_signing
+from bot.login import check_configured_token, open_device
 from bot.matrix.events import RoomEvent, SendFailed
-from bot.matrix.session import new_client, sign_in
 from bot.matrix.transport import Transport
 from bot.ops import Metrics, OpsServer
 from bot.outbox import OutboxSender
@@ -48,19 +47,19 @@ def due_work(config: Config) -> list[DueWork]:
 
 
 class Bot(OutboxPoster):
-    def __init__(self, config: Config, *, client: AsyncClient | None = None):
+    def __init__(self, config: Config):
         super().__init__(utcnow)
         self.config = config
-        self.db = Database(config.storage.database)
+        self.leadership = Leadership(config.storage.database)
+        self.db = Database(config.storage.database, fence=self.leadership.lease)
         self.dispatcher = Dispatcher(config)
-        self.client = client
+        self.client: AsyncClient | None = None
         self.transport: Transport | None = None
         self.outbox: OutboxSender | None = None
         self._tasks: list[asyncio.Task] = []
         self.device_id: str | None = None
         self.scheduler: Scheduler | None = None
         self.event_handlers = families.event_handlers(config)
-        self.leadership = Leadership(config.storage.database)
         self.metrics = Metrics(self.db, lambda: self.transport.last_sync
                                if self.transport else None)
         self.dispatcher.observer = self.metrics.command
@@ -69,10 +68,9 @@ class Bot(OutboxPoster):
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> None:
         await asyncio.to_thread(self.db.migrate)
-        self.client = self.client or new_client(self.config)
-        creds = await sign_in(self.client, self.config)
+        await self.leadership.fence()
+        self.client, creds = await open_device(self.config, self.db)
         self.device_id = creds.device_id
-        await set_up_cross_signing(self.client, self.config)
         self.transport = Transport(
             self.config, self.client, on_event=self.on_event,
             on_undecryptable=self.on_undecryptable, load_token=self._load_token,
@@ -96,6 +94,7 @@ class Bot(OutboxPoster):
         An instance that loses the connection holding its lock steps down and waits for
         the lock again: another instance may have taken over meanwhile."""
         try:
+            await check_configured_token(self.config)  # a refused token: stop, change nothing
             if self.config.metrics.listen:
                 self.ops = OpsServer(self.config.metrics.listen, self.metrics, self.db,
                                      role=lambda: "active" if self.leadership.active

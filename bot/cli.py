@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _config(args.config)
         if config is None:
             return 2
-        setup_logging(args.log_level, secrets=[config.matrix.password])
+        m = config.matrix
+        setup_logging(args.log_level, secrets=[m.password, m.access_token, m.store_key])
         return asyncio.run(_run(config))
     if args.command == "audit":
         from bot.audit import export_command
@@ -80,8 +81,15 @@ def check_config(path: str) -> int:
     config = _config(path)
     if config is None:
         return 2
-    print(f"{path}: OK (bot {config.matrix.user_id}, database "
-          f"{config.storage.database.split(':', 1)[0]})")
+    m = config.matrix
+    print(f"{path}: OK (bot {m.user_id}, database {config.storage.database.split(':', 1)[0]})")
+    if m.access_token:
+        print(f"  login: the access token of device {m.device_id}")
+    elif m.password:
+        print("  login: the password (first start; the login is then kept in the database)")
+    else:
+        print("  login: none configured (matrix.password, or matrix.access_token with "
+              "matrix.device_id): the bot can start only from a login saved in its database")
     return 0
 
 
@@ -116,7 +124,10 @@ def minutes_command(args: argparse.Namespace) -> int:
 def restore_identity_command(path: str) -> int:
     from getpass import getpass
 
-    from bot.matrix.crosssigning import KEYS_FILE, restore_identity
+    from bot.matrix.crosssigning import restore_identity
+    from bot.storage.db import Database
+    from bot.storage.sealing import StoreKeyProblem
+    from bot.storage.vault import Vault
 
     config = _config(path)
     if config is None:
@@ -124,18 +135,25 @@ def restore_identity_command(path: str) -> int:
     # never an argument: it would stay in the shell's history and the process list
     text = getpass("Recovery key: ") if sys.stdin.isatty() else sys.stdin.readline()
     user = config.matrix.user_id
+    db = Database(config.storage.database)
     try:
-        changed = restore_identity(config.matrix.store_path / KEYS_FILE, user, text)
-    except ValueError as err:
+        db.migrate()
+        changed = restore_identity(Vault.open(db, config.matrix.store_key), user, text)
+    except (ValueError, StoreKeyProblem) as err:
         print(f"{err}; nothing changed", file=sys.stderr)
         return 2
+    finally:
+        db.close()
     if not changed:
-        print(f"The store already holds this master key of {user}; nothing changed.")
+        print(f"The database already holds this master key of {user}; nothing changed.")
         return 0
-    print(f"Master key of {user} restored in the store, with new self-signing and "
-          "user-signing keys. At its next start the bot publishes them (the homeserver asks "
-          "for the account's password) and signs its device; whoever verified the bot "
-          "trusts it again.")
+    how = ("the homeserver asks for the account's password, which is configured" if
+           config.matrix.password else "the homeserver asks for the account's password: "
+           "set COORDBOT_MATRIX_PASSWORD for that start; or, on a homeserver that signs in "
+           "through a browser, for an approval there, at the address the bot's log gives")
+    print(f"Master key of {user} restored in the database, with new self-signing and "
+          f"user-signing keys. At its next start the bot publishes them ({how}) and signs "
+          "its device; whoever verified the bot trusts it again.")
     return 0
 
 
@@ -159,12 +177,16 @@ async def _run(config) -> int:
     from bot.leader import AlreadyRunning, LeadershipLost
     from bot.matrix.session import LoginFailed
     from bot.stopping import stop_on_signals
+    from bot.storage.sealing import StoreKeyProblem
 
     bot = Bot(config)
     stop_on_signals(asyncio.current_task())
     try:
         await bot.run()
-    except (LoginFailed, AlreadyRunning, LeadershipLost) as exc:
+    except (LoginFailed, StoreKeyProblem) as exc:
+        logging.getLogger("coordbot").error("%s", exc)
+        return getattr(exc, "exit_code", 2)  # the operator must act: restarting cannot help
+    except (AlreadyRunning, LeadershipLost) as exc:
         logging.getLogger("coordbot").error("%s", exc)
         return 1
     except asyncio.CancelledError:

@@ -20,6 +20,8 @@ from bot.core.recurrence import RecurrenceError, check_zone
 ROOM_KINDS = ("csil-r", "tfl", "tfn", "workgroup", "platform")
 LANGUAGES = ("fr", "nl", "en", "fr+nl")
 ENV_PASSWORD = "COORDBOT_MATRIX_PASSWORD"
+ENV_ACCESS_TOKEN = "COORDBOT_MATRIX_ACCESS_TOKEN"
+ENV_STORE_KEY = "COORDBOT_STORE_KEY"
 _SERVER_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _USER_RE = re.compile(r"^@[^:\s]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
@@ -34,12 +36,15 @@ class ConfigError(Exception):
 class MatrixConfig:
     homeserver: str
     user_id: str
-    password: str | None
+    password: str | None = field(repr=False)
     device_name: str
-    store_path: Path
+    store_path: Path  # where an earlier version kept its store: imported once, then unused
     # "share": room keys go to every device of the room's members that is not blacklisted
     # (members' devices are rarely verified by a bot); "refuse": only to verified devices.
     unverified_devices: str = "share"
+    access_token: str | None = field(default=None, repr=False)  # with device_id, not password
+    device_id: str | None = None
+    store_key: str | None = field(default=None, repr=False)  # seals the secrets in the database
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
 
 # Each section's keys; any other key is reported as unknown.
 SECTION_KEYS = {
-    "matrix": {"homeserver", "user_id", "password", "device_name", "store_path",
-               "unverified_devices"},
+    "matrix": {"homeserver", "user_id", "password", "access_token", "device_id", "store_key",
+               "device_name", "store_path", "unverified_devices"},
     "storage": {"database"},
     "bot": {"command_prefixes", "language", "timezone", "allowed_servers", "admins",
             "require_cross_signed_devices", "catch_up", "undecryptable_notice",
@@ -127,6 +132,9 @@ def parse_config(raw: dict[str, Any], *, base: Path, env: dict[str, str],
             r.problems.append(f"{key}: unknown section")
     matrix = _matrix(r, base, env)
     storage = _storage(r, base)
+    if storage.database.startswith("postgresql") and not matrix.store_key:
+        r.problems.append(f"matrix.store_key: required with PostgreSQL (or {ENV_STORE_KEY}): it "
+                          "encrypts the end-to-end encryption secrets kept in the database")
     bot = _bot(r, matrix.user_id)
     metrics = _metrics(r)
     retention = _retention(r)
@@ -148,6 +156,17 @@ def _matrix(r: Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
             f"matrix.user_id: {user_id!r} is not a Matrix user id like @bot:example.org")
         user_id = None
     password = env.get(ENV_PASSWORD) or r.get(m, "password", str)
+    token = env.get(ENV_ACCESS_TOKEN) or r.get(m, "access_token", str)
+    device_id = r.get(m, "device_id", str)
+    if token and not device_id:
+        r.problems.append("matrix.device_id: missing: the device matrix.access_token belongs to")
+    if device_id and not token:
+        r.problems.append(f"matrix.access_token: missing (or {ENV_ACCESS_TOKEN}): "
+                          "matrix.device_id is given, the token of that device is not")
+    store_key = env.get(ENV_STORE_KEY) or r.get(m, "store_key", str)
+    if store_key is not None and len(store_key) < 16:
+        r.problems.append("matrix.store_key: too short to protect anything (16 characters "
+                          "or more)")
     store = r.get(m, "store_path", str, "./data/store")
     device_name = r.get(m, "device_name", str, "coordbot")
     unverified = r.get(m, "unverified_devices", str, "share")
@@ -155,7 +174,8 @@ def _matrix(r: Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
         r.problems.append("matrix.unverified_devices: must be share or refuse")
     return MatrixConfig(homeserver=homeserver.rstrip("/") if homeserver else homeserver,
                         user_id=user_id, password=password, device_name=device_name,
-                        store_path=_resolve(base, store), unverified_devices=unverified)
+                        store_path=_resolve(base, store), unverified_devices=unverified,
+                        access_token=token, device_id=device_id, store_key=store_key)
 
 
 def _storage(r: Reader, base: Path) -> StorageConfig:

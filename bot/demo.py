@@ -73,7 +73,7 @@ async def _run(hs: LocalSynapse, workdir: Path) -> None:
     if not config_path.exists():
         config_path.write_text(yaml.safe_dump({
             "matrix": {"homeserver": hs.base_url, "user_id": users["coordbot"],
-                       "password": passwords["coordbot"], "store_path": "./store"},
+                       "password": passwords["coordbot"]},
             "storage": {"database": "sqlite:///./coordbot.db"},
             "bot": {"allowed_servers": [hs.server_name], "language": "fr+nl",
                     "admins": [users["alice"]]},

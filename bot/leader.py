@@ -1,9 +1,11 @@
 """Only one instance acts: the one holding the lock.
 
-PostgreSQL: a session-level advisory lock on a dedicated connection. A standby instance
-tries it every second and takes over as soon as the active one's connection is gone (a killed
-process's connection closes at once). The holder checks its connection every few seconds and
-stops acting if it is lost, since the lock may then be someone else's.
+PostgreSQL: the instance lease (bot.storage.lease). A standby tries the lock every second
+and takes over as soon as the active one's connection is gone (a killed process's connection
+closes at once); the instances need nothing in common but the database. Once active, it
+raises the lease's epoch, which fences the previous holder: every transaction of that one
+fails from then on, even if it has not noticed yet that it lost the lock. The holder checks
+its lock connection every few seconds and steps down if it is lost or if it was fenced.
 
 SQLite: an exclusive file lock beside the database, so a second process refuses to start.
 """
@@ -18,11 +20,9 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection
+from bot.storage.lease import Lease
 
 log = logging.getLogger(__name__)
-LOCK_KEY = 0x636F6F7264626F74  # "coordbot"
 
 
 class LeadershipLost(Exception):
@@ -33,15 +33,12 @@ class AlreadyRunning(Exception):
     pass
 
 
-def _try_lock(conn: Connection) -> bool:
-    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
-
-
 class Leadership:
     def __init__(self, database_url: str, *, poll: float = 1.0, check: float = 3.0):
         self.url = database_url
         self.poll, self.check = poll, check
-        self._conn: Connection | None = None
+        # the fence every transaction of this instance checks (Database(fence=…))
+        self.lease = Lease(database_url) if self.postgres else None
         self._file = None
         self.active = False
 
@@ -50,30 +47,25 @@ class Leadership:
         return self.url.startswith("postgresql")
 
     async def acquire(self) -> None:
-        """Return once this instance is the active one."""
-        if not self.postgres:
+        """Return once this instance holds the lock."""
+        if self.lease is None:
             self._lock_file()
             self.active = True
             return
-        engine = create_engine(self.url, pool_size=1, max_overflow=0)
         announced = False
         down_since: float | None = None
         last_said = 0.0
         while True:
             try:
-                conn = await asyncio.to_thread(engine.connect)
-                got = await asyncio.to_thread(_try_lock, conn)
+                got = await asyncio.to_thread(self.lease.try_take)
                 if down_since is not None:
                     log.info("database reachable again after %.0fs",
                              time.monotonic() - down_since)
                     down_since = None
                 if got:
-                    await asyncio.to_thread(conn.commit)
-                    self._conn = conn
                     self.active = True
-                    log.info("active: holding the instance lock")
+                    log.info("active: holding the instance lock (%s)", self.lease.holder)
                     return
-                await asyncio.to_thread(conn.close)
                 if not announced:
                     log.info("standby: another instance is active; waiting to take over")
                     announced = True
@@ -86,16 +78,33 @@ class Leadership:
                 down_since = down_since or now
             await asyncio.sleep(self.poll)
 
+    async def fence(self) -> None:
+        """Fence the previous holder off (once the schema is current): from now on only
+        this instance writes."""
+        if self.lease is not None:
+            epoch = await asyncio.to_thread(self.lease.fence)
+            log.info("instance epoch %d: earlier holders of the lock write nothing more",
+                     epoch)
+
     async def watch(self) -> None:
-        """Raise LeadershipLost if the lock's connection dies; runs while active."""
-        if self._conn is None:
+        """Raise LeadershipLost if the lock's connection dies or another instance fenced
+        this one; runs while active."""
+        if self.lease is None:
             await asyncio.Event().wait()  # SQLite: the file lock lasts as long as the process
+        lease = self.lease
+        tick, since_ping = min(0.5, self.check), 0.0
         while True:
-            await asyncio.sleep(self.check)
+            await asyncio.sleep(tick)
+            since_ping += tick
+            if lease.lost:
+                self.active = False
+                raise LeadershipLost("another instance took over (this one's writes are "
+                                     "refused)")
+            if since_ping < self.check:
+                continue
+            since_ping = 0.0
             try:
-                await asyncio.to_thread(
-                    lambda: self._conn.execute(text("SELECT 1")).scalar())
-                await asyncio.to_thread(self._conn.commit)
+                await asyncio.to_thread(lease.ping)
             except Exception as exc:
                 self.active = False
                 raise LeadershipLost(f"lost the database connection holding the lock "
@@ -121,11 +130,8 @@ class Leadership:
         self._file = fh
 
     def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                self._conn.close()
-            self._conn = None
+        if self.lease is not None:
+            self.lease.release()
         if self._file is not None:
             with contextlib.suppress(Exception):
                 fcntl.flock(self._file, fcntl.LOCK_UN)

@@ -8,10 +8,13 @@ import sys
 from collections.abc import Iterable
 
 _TOKEN_PATTERNS = [
-    re.compile(r"(access_token[\"'=:\s]+)[\w\-.~+/]+", re.IGNORECASE),
+    re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[\w\-.~+/]+", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[\w\-.~+/]+", re.IGNORECASE),
     re.compile(r"(\"password\"\s*:\s*\")[^\"]*", re.IGNORECASE),
-    re.compile(r"\bsyt_[A-Za-z0-9_]+"),
+    # Synapse's access and refresh tokens; Matrix Authentication Service's access, refresh
+    # and compatibility tokens
+    re.compile(r"\b(?:syt|syr|mat|mar|mct|mcr)_[A-Za-z0-9_]+"),
+    re.compile(r"(store_key[\"']?\s*[=:]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),
 ]
 
 

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -54,4 +55,27 @@ def database_url(kind: str, tmp: Path) -> Iterator[str]:
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def own_database() -> Iterator[tuple[str, str, Any]]:
+    """A PostgreSQL database of its own (name, URL, an admin engine), dropped afterwards:
+    for a test that cuts it off, or restores a dump into it."""
+    problem = postgres_problem()
+    if problem:
+        unavailable(problem)
+    name = f"coordbot_{secrets.token_hex(5)}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES.rsplit("/", 1)[0]
+    try:
+        yield name, f"{base}/{name}", admin
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()

@@ -1,11 +1,12 @@
 """The bot's cross-signing identity: master, self-signing and user-signing keys (ed25519).
 
-Made once, on the first start: the keys are uploaded (the homeserver asks for the account's
-password), the bot's device is signed with the self-signing key, the private keys stay in
-the store (a file readable by the bot's user only), and the master key is printed once to
-standard output as a recovery key for the operator. On every later start the bot checks
-that the homeserver still has the same keys and that its device still carries the
-signature, and repairs only what is missing.
+Made once, on the first start: the keys are uploaded (a first upload needs no password,
+Matrix 1.11 / MSC3967), the bot's device is signed with the self-signing key, the private keys
+stay sealed in the database, and the master key is printed once to standard output as a
+recovery key for the operator. On every later start the bot checks that the homeserver still
+has the same keys and that its device still carries the signature, and repairs only what is
+missing. Replacing published keys needs the account's password, or on a homeserver that signs
+in through a browser an approval there (`m.oauth`): the bot then says what to do.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient
 
-from bot.config import Config
-from bot.matrix.session import write_private_json
+from bot.config import ENV_PASSWORD, Config
+from bot.matrix.session import DeviceNotOurs, Secrets
 from bot.matrix.signing import (
     SigningKey,
     b64decode,
@@ -35,8 +35,10 @@ from bot.matrix.signing import (
 )
 
 log = logging.getLogger(__name__)
-KEYS_FILE = "cross_signing.json"
+KEYS_FILE = "cross_signing.json"  # where an earlier version kept them, in matrix.store_path
 API = "/_matrix/client/v3"
+# browser approval of a key reset: the stable stage, and the unstable one before it
+OAUTH_STAGES = ("m.oauth", "org.matrix.cross_signing_reset")
 
 
 class CrossSigningUnavailable(Exception):
@@ -69,9 +71,24 @@ async def query_keys(client: AsyncClient, users: list[str]) -> dict:
     return body
 
 
+async def check_device_is_ours(client: AsyncClient) -> None:
+    """The homeserver publishes no keys for the bot's device, or the bot's own: a device
+    whose keys another client made (a token given for a session in use) cannot be the
+    bot's, since messages to it are encrypted for keys the bot does not have."""
+    user_id, device_id = client.user_id, client.device_id
+    query = await query_keys(client, [user_id])
+    device = (query.get("device_keys") or {}).get(user_id, {}).get(device_id) or {}
+    published = (device.get("keys") or {}).get(f"ed25519:{device_id}")
+    if published and published != client.olm.account.identity_keys["ed25519"]:
+        raise DeviceNotOurs(
+            f"device {device_id} already has encryption keys that this bot does not hold "
+            "(another client set it up): the bot cannot read or send encrypted messages "
+            "as it. Give the bot a token for a device of its own (a new sign-in).")
+
+
 @dataclass
 class Identity:
-    """The private cross-signing keys of one account, as kept in the store."""
+    """The private cross-signing keys of one account, as kept (sealed) in the database."""
 
     user_id: str
     master: SigningKey
@@ -83,21 +100,28 @@ class Identity:
     def generate(cls, user_id: str) -> Identity:
         return cls(user_id, SigningKey.generate(), SigningKey.generate(), SigningKey.generate())
 
+    @staticmethod
+    def name(user_id: str) -> str:
+        return f"cross-signing:{user_id}"
+
     @classmethod
-    def load(cls, path: Path) -> Identity | None:
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text())
+    def load(cls, secrets: Secrets, user_id: str) -> Identity | None:
+        raw = secrets.get(cls.name(user_id))
+        return None if raw is None else cls.from_json(raw)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Identity:
+        data = json.loads(raw)
         return cls(data["user_id"], *(SigningKey(b64decode(data[k]))
                                       for k in ("master", "self_signing", "user_signing")),
                    recovery_key_shown=bool(data.get("recovery_key_shown")))
 
-    def save(self, path: Path) -> None:
-        write_private_json(path, {
+    def save(self, secrets: Secrets) -> None:
+        secrets.put(self.name(self.user_id), json.dumps({
             "user_id": self.user_id, "master": b64encode(self.master.seed),
             "self_signing": b64encode(self.self_signing.seed),
             "user_signing": b64encode(self.user_signing.seed),
-            "recovery_key_shown": self.recovery_key_shown})
+            "recovery_key_shown": self.recovery_key_shown}).encode())
 
     def __repr__(self) -> str:
         return f"Identity({self.user_id}, master {self.master.public})"
@@ -142,13 +166,8 @@ async def upload_keys(client: AsyncClient, identity: Identity, password: str | N
         del body["master_key"]
     status, answer = await matrix_request(client, "POST", path, body)
     if status == 401 and "flows" in answer:
-        if not password:
-            raise CrossSigningUnavailable(
-                "the homeserver asks for the account's password and none is configured "
-                "(matrix.password or COORDBOT_MATRIX_PASSWORD)")
-        if not any(flow.get("stages") == ["m.login.password"]
-                   for flow in answer.get("flows", [])):
-            raise CrossSigningUnavailable("the homeserver offers no password stage")
+        if not password or not _offers(answer, "m.login.password"):
+            raise CrossSigningUnavailable(approval_needed(answer, bool(password)))
         log.info("the homeserver asks for the account's password to publish the keys")
         body["auth"] = {"type": "m.login.password", "session": answer.get("session"),
                         "identifier": {"type": "m.id.user", "user": client.user_id},
@@ -157,6 +176,32 @@ async def upload_keys(client: AsyncClient, identity: Identity, password: str | N
     if status != 200:
         raise CrossSigningUnavailable(f"the homeserver refused the keys: {status} "
                                       f"{answer.get('errcode', '')} {answer.get('error', '')}")
+
+
+def _offers(answer: dict, stage: str) -> bool:
+    return any(flow.get("stages") == [stage] for flow in answer.get("flows") or [])
+
+
+def approval_needed(answer: dict, have_password: bool) -> str:
+    """What the operator must do when the homeserver wants the replacement of published
+    keys approved (its 401 answer with `flows`)."""
+    params = answer.get("params") or {}
+    for stage in OAUTH_STAGES:
+        url = (params.get(stage) or {}).get("url")
+        if _offers(answer, stage):
+            where = f"open {url}" if url else "open the account's page on the homeserver"
+            return ("replacing the bot's cross-signing keys must be approved in a browser: "
+                    f"{where}, signed in as the bot's account, approve the reset of its "
+                    "cross-signing keys, then restart the bot within a few minutes")
+    if _offers(answer, "m.login.password"):
+        return ("replacing the bot's published cross-signing keys needs the account's "
+                f"password: set {ENV_PASSWORD} (or matrix.password) for one start, or put "
+                "the earlier keys back with `coordbot restore-identity` if you have the "
+                "recovery key (that too is published with the password)")
+    stages = sorted({s for flow in answer.get("flows") or [] for s in flow.get("stages", [])})
+    return ("replacing the bot's cross-signing keys needs an approval the bot cannot give "
+            f"(the homeserver asks for {', '.join(stages) or 'nothing it names'}"
+            f"{'' if have_password else '; no password is configured'})")
 
 
 async def sign_device(client: AsyncClient, identity: Identity, device: dict) -> None:
@@ -171,7 +216,7 @@ async def sign_device(client: AsyncClient, identity: Identity, device: dict) -> 
                                       f"{status} {failures or answer.get('errcode', '')}")
 
 
-async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | None, *,
+async def ensure_identity(client: AsyncClient, secrets: Secrets, password: str | None, *,
                           announce: Callable[[Identity], None] | None = None) -> Identity:
     """Make, publish and apply the account's cross-signing keys, doing only what is missing.
 
@@ -182,10 +227,10 @@ async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | 
     user_id, device_id = client.user_id, client.device_id
     if client.should_upload_keys:  # the device must be published before it can be signed
         await client.keys_upload()
-    identity = Identity.load(keys_path)
-    if identity is None or identity.user_id != user_id:
+    identity = Identity.load(secrets, user_id)
+    if identity is None:
         identity = Identity.generate(user_id)
-        identity.save(keys_path)
+        identity.save(secrets)
         log.info("made new cross-signing keys for %s", user_id)
     query = await query_keys(client, [user_id])
     if not identity.on_server(query):
@@ -195,7 +240,7 @@ async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | 
                      "(restored)", user_id)
         elif on_server:
             log.warning("the homeserver has other cross-signing keys for %s; replacing them "
-                        "with the ones in the store", user_id)
+                        "with the ones in the database", user_id)
         await upload_keys(client, identity, password, query)
         log.info("cross-signing keys of %s published (master key %s)", user_id,
                  identity.master.public)
@@ -211,21 +256,21 @@ async def ensure_identity(client: AsyncClient, keys_path: Path, password: str | 
         if announce is not None:
             announce(identity)
         identity.recovery_key_shown = True
-        identity.save(keys_path)
+        identity.save(secrets)
     return identity
 
 
-def restore_identity(keys_path: Path, user_id: str, recovery_key: str) -> bool:
-    """Put the master key back in the store from its recovery key, with new self-signing
-    and user-signing keys that the bot publishes at its next start: whoever verified the
-    bot trusts it again. False when the store already held this master key (nothing
+def restore_identity(secrets: Secrets, user_id: str, recovery_key: str) -> bool:
+    """Put the master key back from its recovery key, with new self-signing and
+    user-signing keys that the bot publishes at its next start: whoever verified the bot
+    trusts it again. False when the database already held this master key (nothing
     changed). Raises ValueError for a key that is not valid."""
     master = SigningKey(decode_recovery_key(recovery_key))
-    old = Identity.load(keys_path)
-    if old is not None and old.user_id == user_id and old.master.public == master.public:
+    old = Identity.load(secrets, user_id)
+    if old is not None and old.master.public == master.public:
         return False
     Identity(user_id, master, SigningKey.generate(), SigningKey.generate(),
-             recovery_key_shown=True).save(keys_path)
+             recovery_key_shown=True).save(secrets)
     return True
 
 
@@ -236,15 +281,15 @@ def print_recovery_key(identity: Identity) -> None:
         f"coordbot cross-signing recovery key for {identity.user_id}:", "",
         f"    {identity.recovery_key}", "",
         "It is the master cross-signing key of the bot's account. Keep it offline; it is",
-        "shown only this once. (It is also in the store; the store must stay private.)",
+        "shown only this once. (It is also in the database, sealed with the store key.)",
         "=" * 72, ""]), file=sys.stdout, flush=True)
 
 
-async def set_up_cross_signing(client: AsyncClient, config: Config) -> None:
+async def set_up_cross_signing(client: AsyncClient, config: Config, secrets: Secrets) -> None:
     """The bot's start-up step: never stops the bot, says clearly in the log what failed."""
     try:
-        await ensure_identity(client, config.matrix.store_path / KEYS_FILE,
-                              config.matrix.password, announce=print_recovery_key)
+        await ensure_identity(client, secrets, config.matrix.password,
+                              announce=print_recovery_key)
         log.info("cross-signing identity in place for device %s", client.device_id)
     except CrossSigningUnavailable as exc:
         log.warning("cross-signing cannot be set up: %s; the bot goes on without it", exc)

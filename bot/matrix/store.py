@@ -143,6 +143,10 @@ class DatabaseStore(MatrixStore):
                                           device.display_name or "", device.deleted,
                                           dict(device.keys), device.trust_state.value)
 
+    def save_devices_with_trust(self, devices: list[OlmDevice]) -> None:
+        """Devices' keys and the trust they have (an imported store's)."""
+        self.db.save_devices([self._record(d) for d in devices], trust=True)
+
     def _set_trust(self, devices: list[OlmDevice], state: TrustState) -> None:
         for device in devices:
             device.trust_state = state

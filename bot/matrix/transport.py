@@ -33,6 +33,7 @@ from bot.matrix.events import Backoff, Handler, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.history import joined, load_members, read_gap
 from bot.matrix.sending import Sender
+from bot.matrix.session import LoginFailed, check_still_signed_in
 from bot.matrix.text import command_text
 from bot.matrix.trust import DeviceTrust, sender_keys
 from bot.storage.db import DatabaseUnavailable
@@ -107,6 +108,7 @@ class Transport:
                 resp = await self.client.sync(timeout=wait, sync_filter=SYNC_FILTER,
                                               since=token, full_state=first)
                 if isinstance(resp, SyncError):
+                    check_still_signed_in(resp, self.config)
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
                 answered = time.monotonic()
                 await self._handle_sync(resp, since=token)
@@ -136,6 +138,8 @@ class Transport:
                 log.warning("database unavailable (%s); re-reading this batch in %.1fs",
                             exc, delay)
                 await self._sleep(delay)
+            except LoginFailed:
+                raise  # the homeserver refuses the token: only the operator can help
             except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
                 self.connected = False
                 delay = backoff.next()

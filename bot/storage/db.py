@@ -121,21 +121,22 @@ class Database:
                 self.fence.check(s)
             yield s
 
-    def call(self, fn: Callable[[Session], T]) -> T:
+    def call(self, fn: Callable[[Session], T], *, retries: int | None = None) -> T:
         """Run `fn` in a transaction, retrying when the database is unavailable or locked."""
         delay = 0.2
-        for attempt in range(self._retries + 1):
+        retries = self._retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 with self.session() as s:
                     return fn(s)
             except (OperationalError, DBAPIError) as exc:
                 if not _transient(exc):
                     raise
-                if attempt == self._retries:
+                if attempt == retries:
                     raise DatabaseUnavailable(str(exc.orig or exc)) from exc
                 log.warning("database unavailable (%s); retry %d/%d in %.1fs",
                             type(exc.orig).__name__ if exc.orig else type(exc).__name__,
-                            attempt + 1, self._retries, delay)
+                            attempt + 1, retries, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5)
         raise AssertionError("unreachable")

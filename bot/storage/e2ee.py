@@ -96,6 +96,11 @@ class DeviceRecords:
     def __repr__(self) -> str:
         return f"DeviceRecords({self.user_id}, {self.device_id})"
 
+    def _call(self, fn):
+        # called on the event loop: no waiting out an outage here; DatabaseUnavailable
+        # makes the sync loop read the batch again later
+        return self.db.call(fn, retries=0)
+
     # ---- sealing: each secret bound to what it is -----------------------------------
     def _context(self, kind: str, name: str = "") -> str:
         return f"{kind}\0{self.user_id}\0{self.device_id}\0{name}"
@@ -125,18 +130,18 @@ class DeviceRecords:
             return s.execute(select(E2EEAccount.pickle, E2EEAccount.shared).where(
                 E2EEAccount.user_id == self.user_id,
                 E2EEAccount.device_id == self.device_id)).first()
-        row = self.db.call(read)
+        row = self._call(read)
         return None if row is None else (self._open(row.pickle, "account"), row.shared)
 
     def save_account(self, pickle: bytes, shared: bool) -> None:
         sealed = self._seal(pickle, "account")
-        self.db.call(lambda s: upsert(s, E2EEAccount, [{
+        self._call(lambda s: upsert(s, E2EEAccount, [{
             "user_id": self.user_id, "device_id": self.device_id, "shared": shared,
             "pickle": sealed}], ("user_id", "device_id")))
 
     # ---- Olm sessions (one per other device we exchanged to-device messages with) -----
     def load_olm_sessions(self) -> list[OlmRecord]:
-        rows = self.db.call(lambda s: s.execute(select(
+        rows = self._call(lambda s: s.execute(select(
             E2EEOlmSession.session_id, E2EEOlmSession.sender_key, E2EEOlmSession.created,
             E2EEOlmSession.pickle).where(E2EEOlmSession.account_id == self._account_id(s)))
             .all())
@@ -145,14 +150,14 @@ class DeviceRecords:
 
     def save_olm_session(self, record: OlmRecord) -> None:
         sealed = self._seal(record.pickle, "olm", record.session_id)
-        self.db.call(lambda s: upsert(s, E2EEOlmSession, [{
+        self._call(lambda s: upsert(s, E2EEOlmSession, [{
             "account_id": self._required(s), "session_id": record.session_id,
             "sender_key": record.sender_key, "created": record.created, "pickle": sealed}],
             ("account_id", "session_id")))
 
     # ---- Megolm inbound sessions (the keys to other people's room messages) ----------
     def load_megolm_sessions(self) -> list[MegolmRecord]:
-        rows = self.db.call(lambda s: s.execute(select(E2EEMegolmSession).where(
+        rows = self._call(lambda s: s.execute(select(E2EEMegolmSession).where(
             E2EEMegolmSession.account_id == self._account_id(s))).scalars().all())
         return [MegolmRecord(r.session_id, r.room_id, r.sender_key, r.signing_key,
                              list(r.forwarded_chain or []),
@@ -168,11 +173,11 @@ class DeviceRecords:
             account = self._required(s)
             upsert(s, E2EEMegolmSession, [{**row, "account_id": account} for row in rows],
                    ("account_id", "session_id"))
-        self.db.call(write)
+        self._call(write)
 
     # ---- other devices' keys and the trust given to them ----------------------------
     def load_devices(self) -> list[DeviceRecord]:
-        rows = self.db.call(lambda s: s.execute(select(E2EEDevice).where(
+        rows = self._call(lambda s: s.execute(select(E2EEDevice).where(
             E2EEDevice.account_id == self._account_id(s))).scalars().all())
         return [DeviceRecord(r.user_id, r.device_id, r.display_name or "", r.deleted,
                              dict(r.keys or {}), r.trust) for r in rows]
@@ -187,37 +192,37 @@ class DeviceRecords:
             account = self._required(s)
             upsert(s, E2EEDevice, [{**row, "account_id": account} for row in rows],
                    ("account_id", "user_id", "device_id"), keep=() if trust else ("trust",))
-        self.db.call(write)
+        self._call(write)
 
     # ---- encrypted rooms ------------------------------------------------------------
     def load_rooms(self) -> set[str]:
-        return set(self.db.call(lambda s: s.scalars(select(E2EERoom.room_id).where(
+        return set(self._call(lambda s: s.scalars(select(E2EERoom.room_id).where(
             E2EERoom.account_id == self._account_id(s))).all()))
 
     def save_rooms(self, rooms: Iterable[str]) -> None:
         rooms = list(rooms)
-        self.db.call(lambda s: upsert(s, E2EERoom, [
+        self._call(lambda s: upsert(s, E2EERoom, [
             {"account_id": self._required(s), "room_id": r} for r in rooms],
             ("account_id", "room_id")))
 
     def delete_room(self, room_id: str) -> None:
-        self.db.call(lambda s: s.execute(delete(E2EERoom).where(
+        self._call(lambda s: s.execute(delete(E2EERoom).where(
             E2EERoom.account_id == self._account_id(s), E2EERoom.room_id == room_id)))
 
     # ---- outgoing room key requests -------------------------------------------------
     def load_key_requests(self) -> list[KeyRequestRecord]:
-        rows = self.db.call(lambda s: s.execute(select(
+        rows = self._call(lambda s: s.execute(select(
             E2EEKeyRequest.request_id, E2EEKeyRequest.session_id, E2EEKeyRequest.room_id,
             E2EEKeyRequest.algorithm).where(E2EEKeyRequest.account_id == self._account_id(s)))
             .all())
         return [KeyRequestRecord(*r) for r in rows]
 
     def add_key_request(self, request: KeyRequestRecord) -> None:
-        self.db.call(lambda s: upsert(s, E2EEKeyRequest, [{
+        self._call(lambda s: upsert(s, E2EEKeyRequest, [{
             "account_id": self._required(s), **request._asdict()}],
             ("account_id", "request_id"), keep=("session_id", "room_id", "algorithm")))
 
     def remove_key_request(self, request_id: str) -> None:
-        self.db.call(lambda s: s.execute(delete(E2EEKeyRequest).where(
+        self._call(lambda s: s.execute(delete(E2EEKeyRequest).where(
             E2EEKeyRequest.account_id == self._account_id(s),
             E2EEKeyRequest.request_id == request_id)))

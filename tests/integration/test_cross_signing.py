@@ -10,6 +10,7 @@ import pytest
 
 from bot.matrix.crosssigning import query_keys
 from bot.matrix.signing import SigningKey, decode_recovery_key
+from tests.dbs import database_url
 from tests.support.bot import BotProcess
 from tests.support.client import is_reply_to
 from tests.support.crosssigning import chain_of, cross_sign
@@ -29,7 +30,7 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     # the recovery key was shown once, and it is the master key the server publishes
     out = bot.new_log()
     assert out.count(RECOVERY_BANNER) == 1
-    key_text = re.search(r"\n    (E\S{3}(?: \S{1,4})+)\n", out).group(1)
+    key_text = recovery_key(out)
     master = SigningKey(decode_recovery_key(key_text))
     published = await query_keys(alice.client, [bot.user_id])
     assert published["master_keys"][bot.user_id]["keys"] == {
@@ -43,22 +44,18 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     assert "published" not in bot.new_log() and "signed with" not in bot.new_log()
     assert await query_keys(alice.client, [bot.user_id]) == published
 
-    # keys lost from the store: the operator puts them back from the recovery key
+    # keys lost (a database restored from a backup older than them): the operator puts
+    # them back from the recovery key
     bot.stop()
-    (bot.workdir / "store" / "cross_signing.json").unlink()
-
-    def restore(key: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot.cli", "restore-identity", "-c",
-                               str(bot.config_path)], input=key + "\n", text=True,
-                              capture_output=True, cwd=bot.workdir, timeout=60)
+    forget_keys(bot)
 
     typo = key_text[:-1] + ("a" if key_text[-1] != "a" else "b")
-    refused = restore(typo)
+    refused = restore(bot, typo)
     assert refused.returncode == 2 and "nothing changed" in refused.stderr
     assert typo not in refused.stdout + refused.stderr
-    done = restore(key_text)
+    done = restore(bot, key_text)
     assert done.returncode == 0 and "restored" in done.stdout, done.stderr
-    assert restore(key_text).stdout.startswith("The store already holds this master key")
+    assert restore(bot, key_text).stdout.startswith("The database already holds this master key")
     bot.start()
     await bot.ready()
     assert "under its master key (restored)" in bot.new_log()
@@ -71,7 +68,7 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
 
     # keys lost and not restored: new ones replace them, which takes the account's password
     bot.stop()
-    (bot.workdir / "store" / "cross_signing.json").unlink()
+    forget_keys(bot)
     bot.start()
     await bot.ready()
     assert "asks for the account's password" in bot.new_log()
@@ -81,6 +78,64 @@ async def test_bot_device_is_cross_signed_once_and_for_good(synapse, make_client
     assert (await query_keys(alice.client, [bot.user_id]))["master_keys"] != \
         published["master_keys"]
     bot.stop()
+
+
+def recovery_key(out: str) -> str:
+    """The recovery key as the bot prints it once to standard output."""
+    return re.search(r"\n    (E\S{3}(?: \S{1,4})+)\n", out).group(1)
+
+
+def restore(bot: BotProcess, key: str) -> subprocess.CompletedProcess:
+    """`coordbot restore-identity`, the key typed on standard input."""
+    return subprocess.run([sys.executable, "-m", "bot.cli", "restore-identity", "-c",
+                           str(bot.config_path)], input=key + "\n", text=True,
+                          capture_output=True, cwd=bot.workdir, timeout=60)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_without_a_password_the_bot_cross_signs_and_says_what_a_replacement_needs(
+        synapse, make_client, tmp_path, kind):
+    with database_url(kind, tmp_path) as url:
+        bot = BotProcess(synapse, tmp_path / "bot", token=True,
+                         database=url if kind == "postgresql" else None).start()
+        await bot.ready()
+        alice = await make_client("alice")
+        # a first upload needs no password (MSC3967)
+        assert (await chain_of(alice, bot.user_id))[bot.device_id].cross_signed
+        assert "password" not in bot.new_log()
+        key_text = recovery_key(bot.new_log())
+        published = await query_keys(alice.client, [bot.user_id])
+
+        # keys lost: replacing the published ones needs the password; the bot says so, and
+        # works on with what it has
+        bot.stop()
+        forget_keys(bot)
+        bot.start()
+        await bot.ready()
+        assert ("replacing the bot's published cross-signing keys needs the account's "
+                "password: set COORDBOT_MATRIX_PASSWORD") in bot.new_log()
+        assert RECOVERY_BANNER not in bot.new_log()
+        room = await alice.create_encrypted_room(invite=[bot.user_id])
+        await alice.wait_until_joined(room, bot.user_id)
+        assert "!room setup" in (await ask(alice, room, bot, "!help")).body
+        assert await query_keys(alice.client, [bot.user_id]) == published
+
+        # the operator restores the master key and gives the password for one start
+        bot.stop()
+        done = restore(bot, key_text)
+        assert done.returncode == 0 and "set COORDBOT_MATRIX_PASSWORD for that start" in \
+            done.stdout, done.stderr
+        bot.start(env={"COORDBOT_MATRIX_PASSWORD": bot.password})
+        await bot.ready()
+        assert "under its master key (restored)" in bot.new_log()
+        back = await query_keys(alice.client, [bot.user_id])
+        assert back["master_keys"] == published["master_keys"]
+        assert (await chain_of(alice, bot.user_id))[bot.device_id].cross_signed
+        bot.stop()
+
+
+def forget_keys(bot: BotProcess) -> None:
+    bot.sql("DELETE FROM bot_secrets WHERE name = :n", n=f"cross-signing:{bot.user_id}")
 
 
 async def ask(client, room, bot, text):

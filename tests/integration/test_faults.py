@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.dbs import POSTGRES, postgres_problem, unavailable
+from tests.dbs import own_database
 from tests.integration.test_foundation import ask, replies_to
 from tests.support.bot import BotProcess
 from tests.support.client import is_reply_to
@@ -20,23 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_postgres_database():
     """A PostgreSQL database of the test's own, so it can be cut off without harm."""
-    problem = postgres_problem()
-    if problem:
-        unavailable(problem)
-    name = f"coordbot_{secrets.token_hex(5)}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES.rsplit("/", 1)[0]
-    try:
-        yield name, f"{base}/{name}", admin
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with own_database() as found:
+        yield found
 
 
 async def test_database_outage_loses_nothing_and_answers_once(synapse, make_client, tmp_path,
@@ -80,7 +63,7 @@ async def test_secrets_never_reach_the_logs(synapse, make_client, tmp_path):
     await ask(alice, room, bot, "!help")
     bot.stop()
     log = bot.log()
-    creds = json.loads((bot.workdir / "store" / "credentials.json").read_text())
+    creds = bot.saved_login()
     assert "DEBUG" in log  # the most verbose level was on
     assert bot.password not in log
     assert creds["access_token"] not in log

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import weakref
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,34 @@ from bot import faults
 from bot.devserver import LocalSynapse
 
 
+def login_token(hs: LocalSynapse, user_id: str, password: str) -> tuple[str, str]:
+    """An access token and its device, as an operator gets them for the bot (here through
+    the client-server API; on a homeserver behind an OpenID provider, from that)."""
+    status, body = hs._request("POST", "/_matrix/client/v3/login", {
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+        "password": password, "initial_device_display_name": "coordbot"})
+    assert status == 200, body
+    return body["access_token"], body["device_id"]
+
+
+def log_out(hs: LocalSynapse, token: str) -> None:
+    req = urllib.request.Request(hs.base_url + "/_matrix/client/v3/logout", data=b"{}",
+                                 method="POST", headers={"Authorization": f"Bearer {token}",
+                                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+
+
 class BotProcess:
     live: weakref.WeakSet[BotProcess] = weakref.WeakSet()  # stopped after each test
+
     def __init__(self, hs: LocalSynapse, workdir: Path, *, bot: dict[str, Any] | None = None,
                  database: str | None = None, localpart: str | None = None,
-                 log_level: str = "INFO", homeserver: str | None = None):
+                 log_level: str = "INFO", homeserver: str | None = None,
+                 token: bool = False):
+        """`homeserver`: the URL the bot is given (e.g. a proxy's); `token`: the bot gets an
+        access token and its device id instead of a password (the test keeps the password,
+        as `password`)."""
         self.hs = hs
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -34,44 +58,87 @@ class BotProcess:
         self.user_id = hs.register(self.localpart, self.password)
         self.config_path = self.workdir / "config.yaml"
         self.log_path = self.workdir / "bot.log"
-        config = {
+        login: dict[str, Any] = {"password": self.password}
+        self.access_token: str | None = None
+        if token:
+            self.access_token, device = login_token(hs, self.user_id, self.password)
+            login = {"access_token": self.access_token, "device_id": device}
+        database = database or "sqlite:///./coordbot.db"
+        if database.startswith("postgresql"):
+            login["store_key"] = secrets.token_urlsafe(24)
+        self.config = {
             "matrix": {"homeserver": homeserver or hs.base_url, "user_id": self.user_id,
-                       "password": self.password, "device_name": "coordbot",
-                       "store_path": "./store"},
-            "storage": {"database": database or "sqlite:///./coordbot.db"},
+                       **login, "device_name": "coordbot", "store_path": "./store"},
+            "storage": {"database": database},
             "bot": {"allowed_servers": [hs.server_name], "language": "en",
                     "undecryptable_notice": "10m", **(bot or {})},
         }
-        self.config_path.write_text(yaml.safe_dump(config))
+        self.write_config()
         self.log_level = log_level
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
+    def write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config))
+
     def configure(self, section: str, **values: Any) -> None:
         """Change keys of one section of the configuration file (read at the next start)."""
-        config = yaml.safe_load(self.config_path.read_text())
-        config.setdefault(section, {}).update(values)
-        self.config_path.write_text(yaml.safe_dump(config))
+        self.config.setdefault(section, {}).update(values)
+        self.write_config()
 
     @property
     def database(self) -> str:
         """The database URL, as the bot resolves it."""
-        url = yaml.safe_load(self.config_path.read_text())["storage"]["database"]
+        url = self.config["storage"]["database"]
         return url.replace("sqlite:///./", f"sqlite:///{self.workdir}/")
 
-    def twin(self, name: str = "twin") -> BotProcess:
-        """A second process with the same configuration (account, store, database)."""
+    def twin(self, name: str = "twin", *, workdir: Path | None = None) -> BotProcess:
+        """A second process with the same configuration (account, database), in the same
+        working directory, or in `workdir`, a folder of its own as on another host (it
+        gets the configuration file, nothing else)."""
         other = object.__new__(BotProcess)
         other.__dict__.update(self.__dict__)
-        other.log_path = self.workdir / f"{name}.log"
+        other.config = json.loads(json.dumps(self.config))
+        if workdir is not None:
+            other.workdir = Path(workdir)
+            other.workdir.mkdir(parents=True, exist_ok=True)
+            other.config_path = other.workdir / "config.yaml"
+            other.write_config()
+        other.log_path = other.workdir / f"{name}.log"
         other.proc = None
         other._log_offset = 0
         return other
 
-    def start(self, *, crash_at: str | None = None) -> BotProcess:
-        """Start `coordbot run`; `crash_at` ("point[:n],…") arms crash points (bot.faults)."""
+    def sql(self, statement: str, **params: Any) -> list:
+        """Run one statement on the bot's database (to look, or to break something)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.database)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(statement), params)
+                return list(result) if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def saved_login(self) -> dict:
+        """The login the bot keeps (sealed) in its database, opened with its store key."""
+        from bot.storage.db import Database
+        from bot.storage.vault import Vault
+
+        db = Database(self.database)
+        try:
+            return json.loads(Vault.open(db, self.config["matrix"].get("store_key"))
+                              .get("login"))
+        finally:
+            db.close()
+
+    def start(self, *, crash_at: str | None = None,
+              env: dict[str, str] | None = None) -> BotProcess:
+        """Start `coordbot run`; `crash_at` ("point[:n],…") arms crash points (bot.faults);
+        `env`: more environment variables."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop(faults.ENV, None)
         if crash_at:
             env[faults.ENV] = crash_at
@@ -139,7 +206,10 @@ class BotProcess:
 
     @property
     def device_id(self) -> str:
-        return json.loads((self.workdir / "store" / "credentials.json").read_text())["device_id"]
+        """The device the bot last said it signs in as."""
+        said = re.findall(r"(?:on device|, device) (\w+)", self.log())
+        assert said, f"the bot never said its device:\n{self.log()[-2000:]}"
+        return said[-1]
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.matrix.crosssigning import Identity, ensure_identity, query_keys
+from bot.matrix.crosssigning import KEYS_FILE, Identity, ensure_identity, query_keys
 from bot.matrix.signing import user_devices
 from tests.support.client import TestClient
+
+
+class KeysFile:
+    """A client's private cross-signing keys in one file of its store folder, as an
+    earlier version of the bot kept its own (matrix.store_path/cross_signing.json)."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / KEYS_FILE
+
+    def get(self, name: str) -> bytes | None:
+        return self.path.read_bytes() if self.path.exists() else None
+
+    def put(self, name: str, value: bytes) -> None:
+        self.path.write_bytes(value)
+        self.path.chmod(0o600)
 
 
 async def cross_sign(client: TestClient) -> Identity:
     """Give the client's user cross-signing keys and sign the client's device with them,
     as Element does when a user sets up secure backup on a session."""
-    return await ensure_identity(client.client,
-                                 Path(client.client.store_path) / "cross_signing.json",
+    return await ensure_identity(client.client, KeysFile(Path(client.client.store_path)),
                                  client.password)
 
 

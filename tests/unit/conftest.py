@@ -22,7 +22,7 @@ _ids = itertools.count(1)
 
 def make_config(tmp: Path, database: str | None = None, **bot):
     raw = {"matrix": {"homeserver": "http://127.0.0.1:1", "user_id": "@coordbot:example.org",
-                      "password": "x"},
+                      "password": "x", "store_key": "the unit tests' store key"},
            "storage": {"database": database or f"sqlite:///{tmp}/bot.db"},
            "bot": {"allowed_servers": ["example.org"], "admins": ["@admin:example.org"],
                    "language": "en", **bot}}

@@ -71,3 +71,61 @@ def test_logs_never_carry_secrets():
     assert "hunter2-password" not in text and "syt_" not in text
     assert text.count("[redacted]") >= 4
     logging.getLogger().handlers.clear()
+
+
+def _write(tmp_path: Path, matrix: str, database: str = "sqlite:///./bot.db") -> str:
+    path = tmp_path / "c.yaml"
+    path.write_text("matrix:\n  homeserver: https://m.example.org\n"
+                    f"  user_id: '@bot:example.org'\n{matrix}"
+                    f"storage:\n  database: {database}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(("matrix", "said"), [
+    ("  password: pw\n", "login: the password"),
+    ("  access_token: mct_abc\n  device_id: ABCDEFGHIJ\n",
+     "login: the access token of device ABCDEFGHIJ"),
+    ("", "login: none configured (matrix.password, or matrix.access_token with "
+         "matrix.device_id)"),
+])
+def test_check_config_says_how_the_bot_signs_in(tmp_path, capsys, matrix, said):
+    assert main(["check-config", "-c", _write(tmp_path, matrix)]) == 0
+    out = capsys.readouterr().out
+    assert said in out and "mct_abc" not in out
+
+
+@pytest.mark.parametrize(("matrix", "database", "problem"), [
+    ("  access_token: mct_abc\n", "sqlite:///./bot.db",
+     "matrix.device_id: missing: the device matrix.access_token belongs to"),
+    ("  device_id: ABCDEFGHIJ\n", "sqlite:///./bot.db",
+     "matrix.access_token: missing (or COORDBOT_MATRIX_ACCESS_TOKEN)"),
+    ("  password: pw\n", "postgresql+psycopg://db/coordbot",
+     "matrix.store_key: required with PostgreSQL (or COORDBOT_STORE_KEY)"),
+    ("  password: pw\n  store_key: short\n", "sqlite:///./bot.db",
+     "matrix.store_key: too short"),
+])
+def test_check_config_says_what_is_missing(tmp_path, capsys, matrix, database, problem):
+    assert main(["check-config", "-c", _write(tmp_path, matrix, database)]) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_token_and_store_key_may_come_from_the_environment(tmp_path):
+    config = load_config(_write(tmp_path, "  device_id: ABCDEFGHIJ\n",
+                                "postgresql+psycopg://db/coordbot"),
+                         env={"COORDBOT_MATRIX_ACCESS_TOKEN": "mct_from_env",
+                              "COORDBOT_STORE_KEY": "a long enough store key"})
+    assert config.matrix.access_token == "mct_from_env"
+    assert config.matrix.store_key == "a long enough store key"
+    assert "mct_from_env" not in repr(config) and "store key" not in repr(config)
+
+
+def test_logs_never_carry_tokens_of_any_homeserver():
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream=stream)
+    log = logging.getLogger("coordbot.test")
+    log.info("token mat_0123456789abcdef and mct_ABCdef_987, refresh mar_x1 syr_y2")
+    log.info('{"store_key": "k3y-value-here"}')
+    text = stream.getvalue()
+    for secret in ("mat_0", "mct_A", "mar_x", "syr_y", "k3y-value-here"):
+        assert secret not in text, secret
+    logging.getLogger().handlers.clear()

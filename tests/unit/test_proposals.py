@@ -311,7 +311,7 @@ def test_audit_export_csv_and_json(room, tmp_path, capsys):
     config = tmp_path / "export.yaml"
     config.write_text(yaml.safe_dump({
         "matrix": {"homeserver": "http://127.0.0.1:1", "user_id": "@coordbot:example.org",
-                   "password": "x"},
+                   "password": "x", "store_key": "the unit tests' store key"},
         "storage": {"database": room.config.storage.database}}))
     assert main(["audit", "export", "--room", "!room:example.org", "--format", "json",
                  "-c", str(config)]) == 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import stat
 
 import pytest
 from hypothesis import given
@@ -155,22 +153,31 @@ def test_recovery_key_round_trips_every_secret(secret):
     assert text.startswith("E")  # 0x8B 0x01 always encodes to a leading E
 
 
-def test_identity_file_is_private(tmp_path):
-    path = tmp_path / "store" / "cross_signing.json"
+class Kept(dict):
+    """The sealed secrets of the database (bot.storage.vault.Vault), in memory."""
+
+    def put(self, name: str, value: bytes) -> None:
+        self[name] = value
+
+
+def test_identity_is_kept_whole_and_never_shown():
+    kept = Kept()
     identity = Identity.generate(USER)
-    identity.save(path)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    again = Identity.load(path)
+    identity.save(kept)
+    again = Identity.load(kept, USER)
     assert again.master.public == identity.master.public
     assert again.self_signing.seed == identity.self_signing.seed
+    assert Identity.load(kept, "@someone:example.org") is None
     assert identity.master.seed.hex() not in repr(identity) + repr(identity.master)
 
 
 class FakeHomeserver:
     """Just enough of the keys API for the bot's identity: asks for the password."""
 
-    def __init__(self, password: str = "secret"):
+    def __init__(self, password: str = "secret", refusal: dict | None = None):
         self.password = password
+        # what the homeserver answers to an upload without auth
+        self.refusal = refusal or {"flows": [{"stages": ["m.login.password"]}], "session": "S"}
         self.published: dict = {}
         key = SigningKey.generate()
         self.device = sign_json({"user_id": USER, "device_id": "BOTDEV",
@@ -187,7 +194,7 @@ class FakeHomeserver:
         if name == "upload" and "device_signing" in path:
             auth = body.pop("auth", None)
             if auth is None:
-                return 401, {"flows": [{"stages": ["m.login.password"]}], "session": "S"}
+                return 401, self.refusal
             if auth.get("password") != self.password or auth.get("session") != "S":
                 return 401, {"errcode": "M_FORBIDDEN"}
             self.published = body
@@ -210,10 +217,10 @@ async def test_identity_is_published_once_and_repaired_when_the_signature_is_gon
     server = FakeHomeserver()
     monkeypatch.setattr(crosssigning, "matrix_request", server)
     shown = []
-    path = tmp_path / "cross_signing.json"
+    path = Kept()
     identity = await crosssigning.ensure_identity(FakeClient(), path, "secret",
                                                   announce=shown.append)
-    assert shown == [identity] and Identity.load(path).recovery_key_shown
+    assert shown == [identity] and Identity.load(path, USER).recovery_key_shown
     query = (await server(None, "POST", "/keys/query"))[1]
     assert device_cross_signed(query, USER, "BOTDEV")
 
@@ -234,14 +241,32 @@ async def test_without_the_password_the_bot_says_so_and_goes_on(tmp_path, monkey
 
     server = FakeHomeserver()
     monkeypatch.setattr(crosssigning, "matrix_request", server)
-    with pytest.raises(crosssigning.CrossSigningUnavailable, match="password"):
-        await crosssigning.ensure_identity(FakeClient(), tmp_path / "k.json", None)
+    with pytest.raises(crosssigning.CrossSigningUnavailable,
+                       match="needs the account's password: set COORDBOT_MATRIX_PASSWORD"):
+        await crosssigning.ensure_identity(FakeClient(), Kept(), None)
     with pytest.raises(crosssigning.CrossSigningUnavailable, match="refused"):
-        await crosssigning.ensure_identity(FakeClient(), tmp_path / "k.json", "wrong")
+        await crosssigning.ensure_identity(FakeClient(), Kept(), "wrong")
     assert not server.published
 
     config = make_config(tmp_path)
     config = type(config)(**{**config.__dict__, "matrix": type(config.matrix)(
         **{**config.matrix.__dict__, "password": None})})
-    await crosssigning.set_up_cross_signing(FakeClient(), config)  # does not raise
+    await crosssigning.set_up_cross_signing(FakeClient(), config, Kept())  # does not raise
     assert "cross-signing cannot be set up" in caplog.text and "password" in caplog.text
+
+
+@pytest.mark.parametrize("stage", ["m.oauth", "org.matrix.cross_signing_reset"])
+async def test_a_reset_approved_in_the_browser_is_explained(monkeypatch, stage):
+    """A homeserver that signs in through an OpenID provider (Matrix Authentication Service)
+    wants the replacement of published keys approved there, at the address it gives."""
+    from bot.matrix import crosssigning
+
+    url = "https://account.example.org/reset-cross-signing"
+    server = FakeHomeserver(refusal={"flows": [{"stages": [stage]}], "session": "S",
+                                     "params": {stage: {"url": url}}})
+    monkeypatch.setattr(crosssigning, "matrix_request", server)
+    with pytest.raises(crosssigning.CrossSigningUnavailable) as refused:
+        await crosssigning.ensure_identity(FakeClient(), Kept(), "a password it cannot use")
+    said = str(refused.value)
+    assert f"must be approved in a browser: open {url}" in said
+    assert "then restart the bot" in said and not server.published
