@@ -5,7 +5,9 @@ through its own command dispatcher (as if the commands had been typed), then sta
 `coordbot run` and prints: start → ready (first sync handled), peak RSS, and the median
 `!meeting list` round trip from a real encrypted client, next to the same round trip against
 a bot with an empty database and against the bare nio echo bot of `bench/latency.py`, in turns
-in the same run (target ratio <= 1.15).
+in the same run (target ratio <= 1.15). Then the chair writes once in every room, so that the
+bot holds a room key for each, and the size of its end-to-end encryption state in the
+database is printed (bench/e2ee_size.py).
 
     python bench/scale.py [--rooms 1000] [--rounds 30]
 """
@@ -29,6 +31,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.e2ee_size import report  # noqa: E402
 from bench.latency import round_trip  # noqa: E402
 from bot.commands.dispatch import Dispatcher, Incoming  # noqa: E402
 from bot.config import load_config  # noqa: E402
@@ -131,6 +134,17 @@ async def median_round_trips(client: TestClient, targets: list[tuple[str, str, s
     return [statistics.median(kept) for kept in times]
 
 
+async def room_key_in_every_room(client: TestClient, rooms: list[str],
+                                 bot: BotProcess) -> None:
+    """The chair writes once in each room: the bot receives and keeps one room key a room."""
+    for room in rooms:
+        await client.send_text(room, "Bonjour")
+    deadline = time.monotonic() + 600
+    while bot.sql("SELECT count(*) FROM e2ee_megolm_sessions")[0][0] < len(rooms):
+        assert time.monotonic() < deadline, "the bot did not receive every room key"
+        await asyncio.sleep(1)
+
+
 async def main(n_rooms: int, rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="coordbot-scale-"))
     hs = LocalSynapse(work / "hs")
@@ -186,6 +200,9 @@ async def main(n_rooms: int, rounds: int) -> None:
         print(f"bench/latency.py's baseline, the bare nio echo bot, in the same turns: "
               f"{echo_rtt:.0f} ms; ratio at scale {big_rtt / echo_rtt:.2f}, "
               f"empty {small_rtt / echo_rtt:.2f}")
+        await room_key_in_every_room(client, rooms, big)
+        print(f"end-to-end encryption state in the database, {len(rooms)} rooms:")
+        print(report(big.database))
     finally:
         await client.close()
         big.stop()

@@ -17,7 +17,8 @@ RATE = 200  # samples a second, as bench/votes.py records them
 
 # (category, substrings of a frame), tried on each frame from the innermost outwards
 CATEGORIES = [
-    ("E2EE store (nio's SQLite, peewee)", ("peewee.py", "nio/store/")),
+    ("E2EE store (in the bot's database)", ("bot/matrix/store.py", "bot/storage/e2ee.py",
+                                            "peewee.py", "nio/store/")),
     ("handing work between threads", ("run_in_executor", "call_soon_threadsafe",
                                       "_chain_future", "Future.set_result")),
     ("decryption", ("decrypt",)),
@@ -39,6 +40,9 @@ WAITING = ("selectors.py", "concurrent/futures/thread.py:81", "threading.py:3", 
 def category(frames: list[str]) -> str:
     if any(w in frames[-1] for w in WAITING):
         return "waiting"
+    store, marks = CATEGORIES[0]
+    if any(m in frame for frame in frames for m in marks):
+        return store  # its SQL too: the store's statements run on the database's code
     for frame in reversed(frames):
         for name, marks in CATEGORIES:
             if any(m in frame for m in marks):
