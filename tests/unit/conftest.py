@@ -103,3 +103,13 @@ def any_db_chat(request, tmp_path):
         c = Chat(tmp_path, url)
         yield c
         c.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A migrated, empty database, on SQLite and on PostgreSQL."""
+    with database_url(request.param, tmp_path) as url:
+        database = Database(url)
+        database.migrate()
+        yield database
+        database.close()

@@ -30,15 +30,6 @@ USER, DEVICE, ROOM = "@coordbot:example.org", "BOTDEVICE", "!room:example.org"
 KEY = "a store key of the operator's choosing"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    with database_url(request.param, tmp_path) as url:
-        database = Database(url)
-        database.migrate()
-        yield database
-        database.close()
-
-
 def machine(db: Database, key: str = KEY) -> Olm:
     """What nio builds at login: its Olm machine over the store class."""
     records = E2EERecords(db, Vault.open(db, key).sealer)

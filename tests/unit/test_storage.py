@@ -9,18 +9,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage import repo
-from bot.storage.db import Database
 from bot.storage.models import Outbox, Room
-from tests.dbs import database_url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    with database_url(request.param, tmp_path) as url:
-        database = Database(url)
-        database.migrate()
-        yield database
-        database.close()
 
 
 def _room(s, matrix_id="!a:example.org") -> Room:
