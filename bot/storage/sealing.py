@@ -18,13 +18,16 @@ import secrets
 from pathlib import Path
 
 from Crypto.Cipher import AES
-from Crypto.Protocol.KDF import scrypt
+from Crypto.Hash import SHA256
+from Crypto.Protocol.KDF import PBKDF2
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Secret
 
 FORMAT = b"\x01"  # AES-256-GCM, 12-byte nonce, 16-byte tag
 NONCE, TAG, SALT = 12, 16, 16
+KDF = b"\x01"  # PBKDF2-HMAC-SHA256, ITERATIONS, the salt kept in the check row
+ITERATIONS = 600_000
 CHECK = "store-key-check"
 ENV_STORE_KEY = "COORDBOT_STORE_KEY"
 
@@ -67,8 +70,11 @@ class Sealer:
 
 
 def derive(store_key: str, salt: bytes) -> bytes:
-    """scrypt, so that a store key chosen by a person is not cheap to guess from a dump."""
-    return scrypt(store_key, salt, 32, N=2**15, r=8, p=1)
+    """Slow on purpose, so that a store key chosen by a person is not cheap to guess from a
+    dump (a fraction of a second, once a start). PBKDF2 rather than scrypt: scrypt's 16 to
+    32 MiB would raise the bot's peak memory by as much, for the rare key weak enough to
+    need it."""
+    return PBKDF2(store_key, salt, 32, count=ITERATIONS, hmac_hash_module=SHA256)
 
 
 def key_file(database_url: str) -> Path | None:
@@ -92,9 +98,12 @@ def unlock(s: Session, store_key: str | None, database_url: str) -> Sealer:
     if check is None:
         salt = secrets.token_bytes(SALT)
         sealer = Sealer(derive(store_key, salt))
-        s.add(Secret(name=CHECK, value=salt + sealer.seal(b"coordbot", CHECK)))
+        s.add(Secret(name=CHECK, value=KDF + salt + sealer.seal(b"coordbot", CHECK)))
         return sealer
-    salt, sealed = check.value[:SALT], check.value[SALT:]
+    kdf, salt, sealed = check.value[:1], check.value[1:1 + SALT], check.value[1 + SALT:]
+    if kdf != KDF:
+        raise StoreKeyProblem("the database's secrets were sealed by a newer version of "
+                              "coordbot (unknown key derivation): run that version")
     sealer = Sealer(derive(store_key, salt))
     try:
         sealer.open(sealed, CHECK)
