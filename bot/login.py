@@ -8,8 +8,9 @@ import asyncio
 from nio import AsyncClient
 
 from bot.config import Config
-from bot.matrix.crosssigning import check_device_is_ours, set_up_cross_signing
+from bot.matrix.crosssigning import set_up_cross_signing
 from bot.matrix.legacy import import_store_folder
+from bot.matrix.own_device import check_device_is_ours
 from bot.matrix.session import Credentials, check_token, new_client, sign_in
 from bot.matrix.store import store_class
 from bot.storage.db import Database

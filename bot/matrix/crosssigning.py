@@ -21,7 +21,7 @@ from typing import Any
 from nio import AsyncClient
 
 from bot.config import ENV_PASSWORD, Config
-from bot.matrix.session import DeviceNotOurs, Secrets
+from bot.matrix.session import Secrets
 from bot.matrix.signing import (
     SigningKey,
     b64decode,
@@ -69,21 +69,6 @@ async def query_keys(client: AsyncClient, users: list[str]) -> dict:
     if status != 200:
         raise ConnectionError(f"keys query refused: {status} {body.get('errcode', '')}")
     return body
-
-
-async def check_device_is_ours(client: AsyncClient) -> None:
-    """The homeserver publishes no keys for the bot's device, or the bot's own: a device
-    whose keys another client made (a token given for a session in use) cannot be the
-    bot's, since messages to it are encrypted for keys the bot does not have."""
-    user_id, device_id = client.user_id, client.device_id
-    query = await query_keys(client, [user_id])
-    device = (query.get("device_keys") or {}).get(user_id, {}).get(device_id) or {}
-    published = (device.get("keys") or {}).get(f"ed25519:{device_id}")
-    if published and published != client.olm.account.identity_keys["ed25519"]:
-        raise DeviceNotOurs(
-            f"device {device_id} already has encryption keys that this bot does not hold "
-            "(another client set it up): the bot cannot read or send encrypted messages "
-            "as it. Give the bot a token for a device of its own (a new sign-in).")
 
 
 @dataclass

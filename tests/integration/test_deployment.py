@@ -99,6 +99,31 @@ async def test_a_refused_token_stops_the_bot_at_once_changing_nothing(synapse, m
         assert await chain_of(alice, bot.user_id) == {}  # its device went; none was made
 
 
+async def test_with_a_password_a_revoked_login_is_made_again_on_the_same_device(
+        synapse, make_client, tmp_path):
+    bot = BotProcess(synapse, tmp_path / "bot").start()
+    await bot.ready()
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    await ask(alice, room, bot, "!room setup workgroup Reconnexion")
+    device = bot.device_id
+    log_out(synapse, bot.saved_login()["access_token"])  # an admin signed the bot out
+    assert await exit_code(bot) == 1
+    assert "at its next start the bot logs in again with the password" in bot.new_log()
+    bot.start()
+    await bot.ready()
+    said = bot.new_log()
+    assert f"logging in again on device {device}" in said and "uploading them again" in said
+    # alice in a session that looks the device up now (matrix-nio, which her first session
+    # runs on, keeps a device that went away as gone, even when it comes back)
+    again = await make_client(localpart=alice.user_id[1:].split(":")[0])
+    assert "Reconnexion" in (await ask(again, room, bot, "!room info"))[0].body
+    devices = await chain_of(again, bot.user_id)
+    assert list(devices) == [device] and devices[device].cross_signed
+    bot.stop()
+
+
 async def test_a_token_of_a_device_set_up_by_another_client_is_refused(synapse, make_client,
                                                                        tmp_path):
     bot = BotProcess(synapse, tmp_path / "bot", token=True)
