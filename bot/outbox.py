@@ -178,6 +178,10 @@ class OutboxSender:
         flying: dict[asyncio.Task, tuple[bool, int, Outbox]] = {}
         backoff = Backoff(base=0.5, cap=30)
         failed: set[int] = set()  # messages that failed and are not through yet
+        # a send failed since a retry last went through: pause before the next try. Once a
+        # retry is through the homeserver is back, and the other failed messages follow it
+        # without a pause.
+        pause = False
 
         def launch(entry: tuple[bool, int, Outbox]) -> None:
             flying[asyncio.create_task(self._guarded(entry[2]))] = entry
@@ -185,7 +189,8 @@ class OutboxSender:
         try:
             while queue or flying:
                 if failed and not flying:
-                    await asyncio.sleep(backoff.next())  # then the failed message alone
+                    if pause:
+                        await asyncio.sleep(backoff.next())  # then a failed message alone
                     entry = min((e for e in queue if e[2].id in failed), default=None)
                     if entry is None:
                         failed.clear()
@@ -207,12 +212,14 @@ class OutboxSender:
                     entry = flying.pop(task)
                     if task.result():
                         self._unsent.discard(entry[2].id)
-                        failed.discard(entry[2].id)
-                        if not failed:
+                        if entry[2].id in failed:  # a retry went through
+                            failed.discard(entry[2].id)
                             backoff.reset()
+                            pause = False
                     else:
                         heapq.heappush(queue, entry)
                         failed.add(entry[2].id)
+                        pause = True
                     self._not_fresh(entry[2].id)
         except Exception:
             log.exception("sending to %s failed unexpectedly; starting again", room_id)

@@ -26,7 +26,8 @@ SEND = re.compile(r"/_matrix/client/v3/rooms/[^/]+/send/(?P<type>[^/]+)/(?P<txn>
 class Passed:
     method: str
     path: str
-    status: int | None  # None: the answer was lost on purpose
+    status: int | None  # None: the answer was lost, on purpose or as the homeserver was down
+    reached: bool = True  # the homeserver got the request (False: it was down)
 
 
 @dataclass
@@ -58,13 +59,13 @@ class LosingProxy:
         """Lose the answers of the next `times` requests for which match(method, path)."""
         self._lose, self._left = match, times
 
-    def sends(self, event_type: str = "m.room.message") -> list[str]:
+    def sends(self, event_type: str = "m.room.encrypted") -> list[str]:
         """Transaction ids of the sends of `event_type` that reached the homeserver, in
         order, repeated when a send was repeated."""
         out = []
         for passed in self.log:
             m = SEND.search(passed.path)
-            if passed.method == "PUT" and m and m["type"] == event_type:
+            if passed.reached and passed.method == "PUT" and m and m["type"] == event_type:
                 out.append(m["txn"])
         return out
 
@@ -84,7 +85,7 @@ class LosingProxy:
                 up_headers = {k: v for k, v in up.headers.items() if k.lower() not in HOP}
         except aiohttp.ClientError:
             # the homeserver is down: the bot sees what it would see without a proxy
-            self.log.append(Passed(request.method, path, None))
+            self.log.append(Passed(request.method, path, None, reached=False))
             request.transport.abort()
             raise web.HTTPBadGateway() from None
         self.log.append(Passed(request.method, path, None if lose else status))

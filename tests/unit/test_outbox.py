@@ -165,6 +165,32 @@ async def test_a_failed_send_is_retried_before_anything_new_of_its_room(db):
     assert time.monotonic() - started >= 0.4
 
 
+async def test_once_the_homeserver_is_back_the_waiting_messages_go_without_pauses(db):
+    """Every message on its way fails while the homeserver is down; the first one through
+    shows it is back, and the others follow at once, in order, not one per pause."""
+    queue(db, *[("!a", f"m{n:02d}", False) for n in range(12)])
+    hs = Homeserver()
+    down = True
+    send = hs.send
+
+    async def flaky(row):
+        if down:
+            hs.failed_at.append(len(hs.started))
+            raise OSError("connection refused")
+        return await send(row)
+
+    sender = OutboxSender(db, flaky, lambda: NOW, ready=asyncio.Event())
+    sender.ready.set()
+    task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 12, timeout=30))
+    while len(hs.failed_at) < 5:  # the first ones failed, and one again after a pause
+        await asyncio.sleep(0.01)
+    down = False
+    back = time.monotonic()
+    await task
+    assert time.monotonic() - back < 3  # a pause or two, not one per waiting message
+    assert hs.bodies("!a") == [f"m{n:02d}" for n in range(12)]
+
+
 async def test_a_refused_message_is_dropped_and_the_room_goes_on(db):
     queue(db, ("!a", "refused", False), ("!a", "next", False), together=True)
     hs = Homeserver()
