@@ -4,7 +4,12 @@ For tests only. `COORDBOT_CRASH_AT=outbox.handed:2` makes the process end at onc
 time it passes the point `outbox.handed`: `os._exit`, as a power cut or `kill -9` would end
 it — no `finally`, no flush, no goodbye to the homeserver or the database. Several points may
 be given, comma-separated; `name` alone means its first passage. The variable is read once,
-when the process starts; without it a crash point costs one dictionary lookup.
+when the process starts.
+
+`COORDBOT_CRASH_PLAN=FILE` names a file holding such a plan instead; it is read again whenever
+it changes (the passages are counted afresh from then on), so that a test can arm a running
+process without restarting it. Without either variable a crash point costs one dictionary
+lookup.
 
 Each point is named in `POINTS` below, with where it sits; the README's reliability section
 lists them with the test that crashes the bot at each one.
@@ -13,8 +18,10 @@ lists them with the test that crashes the bot at each one.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 ENV = "COORDBOT_CRASH_AT"
+PLAN_FILE = "COORDBOT_CRASH_PLAN"
 EXIT_CODE = 86  # what a process ended by a crash point returns (the tests look for it)
 
 POINTS = {
@@ -32,17 +39,17 @@ POINTS = {
 }
 
 
-def _parse(spec: str) -> dict[str, int]:
+def parse(spec: str, source: str = ENV) -> dict[str, int]:
     """{point: passage at which to crash} from `name[:n],…`; an unknown name is refused, so
     that a misspelt test does not pass by never crashing."""
     plan: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, n = item.partition(":")
         if name not in POINTS:
-            raise ValueError(f"{ENV}: unknown crash point {name!r} "
+            raise ValueError(f"{source}: unknown crash point {name!r} "
                              f"(known: {', '.join(POINTS)})")
         if n and (not n.isdigit() or int(n) < 1):
-            raise ValueError(f"{ENV}: {item!r}: the passage must be a number from 1")
+            raise ValueError(f"{source}: {item!r}: the passage must be a number from 1")
         plan[name] = int(n or 1)
     return plan
 
@@ -50,14 +57,18 @@ def _parse(spec: str) -> dict[str, int]:
 class _Plan:
     """Passages still to go before each armed point. The one piece of process-wide state in
     the bot: a crash point must be reachable from any layer without being handed through
-    every constructor, and the plan is fixed when the process starts."""
+    every constructor, and only tests ever arm it."""
 
-    def __init__(self, spec: str):
-        self.left = _parse(spec)
+    def __init__(self, spec: str, file: str | None):
+        self.left = parse(spec)
+        self.file = Path(file) if file else None
+        self.seen: tuple | None = None  # the plan file as last read
 
     def passed(self, name: str) -> None:
         if name not in POINTS:
             raise ValueError(f"no crash point named {name!r}")
+        if self.file is not None:
+            self._reread()
         left = self.left.get(name)
         if left is None:
             return
@@ -68,10 +79,21 @@ class _Plan:
         os.write(2, f"crash point {name} reached: exiting at once\n".encode())
         os._exit(EXIT_CODE)
 
+    def _reread(self) -> None:
+        try:
+            stat = self.file.stat()
+            version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if version != self.seen:  # a test replaces the file as a whole (rename)
+                self.left = parse(self.file.read_text(), str(self.file))
+        except FileNotFoundError:
+            version = None
+            self.left = {}
+        self.seen = version
 
-_plan = _Plan(os.environ.get(ENV, ""))
+
+_plan = _Plan(os.environ.get(ENV, ""), os.environ.get(PLAN_FILE))
 
 
 def crash_point(name: str) -> None:
-    """End the process here if the environment asked for it (tests only; see above)."""
+    """End the process here if a test asked for it (see above)."""
     _plan.passed(name)

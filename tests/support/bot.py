@@ -135,13 +135,13 @@ class BotProcess:
 
     def start(self, *, crash_at: str | None = None,
               env: dict[str, str] | None = None) -> BotProcess:
-        """Start `coordbot run`; `crash_at` ("point[:n],…") arms crash points (bot.faults);
-        `env`: more environment variables."""
+        """Start `coordbot run`; `crash_at` ("point[:n],…") arms crash points (bot.faults),
+        as `arm` does once it runs; `env`: more environment variables."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop(faults.ENV, None)
-        if crash_at:
-            env[faults.ENV] = crash_at
+        self.arm(crash_at or "")
+        env[faults.PLAN_FILE] = str(self.crash_plan)
         BotProcess.live.add(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "-c", str(self.config_path),
@@ -149,6 +149,17 @@ class BotProcess:
             stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=env,
             cwd=self.workdir)
         return self
+
+    @property
+    def crash_plan(self) -> Path:
+        return self.workdir / f"{self.log_path.stem}.crash-plan"
+
+    def arm(self, plan: str) -> None:
+        """Arm crash points of the running bot ("point[:n],…"; "" disarms); passages are
+        counted from now."""
+        new = self.crash_plan.with_suffix(".new")
+        new.write_text(plan)
+        new.rename(self.crash_plan)  # whole: the bot never reads half a plan
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

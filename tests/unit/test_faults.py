@@ -54,6 +54,36 @@ def test_a_misspelt_plan_is_refused_at_start(spec):
     assert faults.ENV in done.stderr
 
 
+STEP_BY_STEP = ("import sys\n"
+                "from bot.faults import crash_point\n"
+                "for i in range(10):\n"
+                "    sys.stdin.readline()\n"
+                "    crash_point('outbox.handed')\n"
+                "    print(i, flush=True)\n")
+
+
+def test_a_plan_file_arms_a_running_process(tmp_path):
+    plan = tmp_path / "plan"
+    env = {k: v for k, v in os.environ.items() if k != faults.ENV}
+    env[faults.PLAN_FILE] = str(plan)
+    proc = subprocess.Popen([sys.executable, "-c", STEP_BY_STEP], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+    def step() -> str:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().strip()
+
+    assert [step() for _ in range(3)] == ["0", "1", "2"]  # no file yet: nothing armed
+    (tmp_path / "new").write_text("outbox.handed:2")
+    (tmp_path / "new").rename(plan)
+    assert step() == "3"  # passages counted from the change: this is the first
+    assert step() == ""  # the second: gone
+    assert proc.wait(30) == faults.EXIT_CODE
+    assert "crash point outbox.handed reached" in proc.stderr.read()
+
+
 def test_an_unknown_point_in_the_code_is_an_error():
     with pytest.raises(ValueError, match="no crash point named"):
         faults.crash_point("outbox.sent")
