@@ -36,6 +36,7 @@ from bench.latency import round_trip  # noqa: E402
 from bot.commands.dispatch import Dispatcher, Incoming  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.devserver import LocalSynapse  # noqa: E402
+from bot.reply import render_reply  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import Outbox  # noqa: E402
 from tests.support.bot import BotProcess  # noqa: E402
@@ -91,10 +92,11 @@ def fill(config_path: Path, rooms: list[str], chair: str, reps: list[str]) -> di
     powers = {chair: 100}
 
     def say(room: str, sender: str, body: str) -> str:
-        inc = Incoming(room_id=room, event_id=f"$fill{next(ids)}", sender=sender, body=body,
-                       sent_at=now, power=powers.get(sender, 0), members=members)
+        prefix, text = dispatcher.split_prefix(body)
+        inc = Incoming(room_id=room, event_id=f"$fill{next(ids)}", sender=sender,
+                       prefix=prefix, text=text, sent_at=now, power=powers.get(sender, 0),
+                       members=members)
         out = db.call(lambda s: dispatcher.handle(s, inc, now))
-        from bot.reply import render_reply
         return render_reply(out.reply, out.language)[0] if out else ""
 
     year = now.year + 1

@@ -103,7 +103,7 @@ def purge_command(path: str, dry_run: bool) -> int:
     if config is None:
         return 2
     db = Database(config.storage.database)
-    db.migrate()
+    db.migrate(config.bot.require_cross_signed_devices)
     result = db.call(lambda s: purge(s, config, datetime.now(UTC), dry_run=dry_run))
     db.close()
     print("Would delete:" if dry_run else "Deleted:")

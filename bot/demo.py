@@ -89,8 +89,7 @@ async def _run(hs: LocalSynapse, workdir: Path) -> None:
     try:
         # Announce only once the bot has its device and has joined: a client that signs in
         # and writes before that would encrypt its first message for no device of the bot.
-        while not (bot.transport and bot.transport.synced_once.is_set()) \
-                and not running.done():
+        while not (bot.link and bot.link.synced.is_set()) and not running.done():
             await asyncio.sleep(0.1)
         if not running.done():
             print(BANNER.format(url=hs.base_url, alice=passwords["alice"],

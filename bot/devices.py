@@ -1,9 +1,9 @@
 """Rooms whose kind requires devices their owners cross-signed (`bot.require_cross_signed_devices`).
 
 In such rooms the dispatcher refuses commands from other devices, answers to poll responses
-from them are not counted, and the transport shares the room key only with cross-signed
-devices. A refusal is the one message such a device may read: its row in the outbox names
-the device, and the transport lets that device, and no other, have the key of that message.
+from them are not counted, and the bot's messages are queued readable by cross-signed devices
+only (bot.storage.outbox.queue). A refusal is the one message such a device may read: it is
+queued naming the device, which alone gets the key of that message besides.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from bot.reply import Mention, Reply
 from bot.storage import repo
 
 log = logging.getLogger(__name__)
-# outbox content key naming the device (user, device id) a refusal is for; never sent
-DELIVER_TO = "coordbot.deliver_to_device"
 
 
 def requires_verified(config: Config, s: Session, room_id: str) -> bool:
@@ -29,21 +27,6 @@ def requires_verified(config: Config, s: Session, room_id: str) -> bool:
         return False
     room = repo.get_room(s, room_id)
     return room is not None and room.kind in kinds
-
-
-def for_sender_device(content: dict, ev: RoomEvent) -> dict:
-    """Mark an answer to `ev` as readable by the sender's device even if it is not
-    cross-signed (it only matters in rooms that require cross-signed devices, where every
-    answer to such a device is a refusal)."""
-    if ev.device_id and ev.device_verified is not True:
-        content[DELIVER_TO] = [ev.sender, ev.device_id]
-    return content
-
-
-def take_device(content: dict) -> tuple[str, str] | None:
-    """Remove the delivery mark from content about to be sent; the device it named."""
-    target = content.pop(DELIVER_TO, None)
-    return (target[0], target[1]) if isinstance(target, list) and len(target) == 2 else None
 
 
 def response_refusal(config: Config, s: Session, ev: RoomEvent) -> tuple[Reply, str] | None:

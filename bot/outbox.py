@@ -22,8 +22,9 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.matrix.events import Backoff, SendFailed
-from bot.storage import repo
+from bot.core.backoff import Backoff
+from bot.outgoing import SendFailed
+from bot.storage import outbox as store
 from bot.storage.db import Database, DatabaseUnavailable
 from bot.storage.models import Outbox
 
@@ -37,13 +38,10 @@ SAFETY_READ = 5.0  # seconds between reads when nothing wakes the sender
 class OutboxSender:
     def __init__(self, db: Database, send: Callable[[Outbox], Awaitable[str]],
                  clock: Callable[[], datetime], *, ready: asyncio.Event,
-                 alone: Callable[[Outbox], bool] = lambda row: False,
+                 on_marked: Callable[[list[Outbox]], None] = lambda rows: None,
                  sends_at_once: int = 32):
         self.db = db
-        self.send = send
-        # a message sent with nothing else of its room on the way (e.g. one whose room key
-        # reaches one more device, for that message only)
-        self.alone = alone
+        self.send = send  # bot.matrix.sending.Sender.send: the event id, or SendFailed
         self.clock = clock
         self.ready = ready  # nio knows the rooms (and their members' devices) once it is set
         self._queues: dict[str, list[tuple[bool, int, Outbox]]] = {}
@@ -61,7 +59,7 @@ class OutboxSender:
         self._to_mark: list[tuple[Outbox, str]] = []  # sent, to be marked so in one go
         self._mark_wake = asyncio.Event()
         self._marker: asyncio.Task | None = None
-        self.on_marked: Callable[[list[Outbox]], None] = lambda rows: None
+        self.on_marked = on_marked  # rows marked sent, with their event ids
 
     # ---- in ----------------------------------------------------------------------------
     def add(self, rows: Iterable[Outbox]) -> None:
@@ -109,7 +107,7 @@ class OutboxSender:
             self._wake.clear()
             after = 0 if full else self._read_up_to
             try:
-                rows = await self.db.run(lambda s, a=after: repo.pending_outbox(
+                rows = await self.db.run(lambda s, a=after: store.pending(
                     s, after=a, limit=PAGE))
             except DatabaseUnavailable as exc:
                 log.warning("cannot read the outbox (%s); trying again", exc)
@@ -162,8 +160,8 @@ class OutboxSender:
             raise
 
     async def _mark_rows(self, batch: list[tuple[Outbox, str]]) -> None:
-        await self.db.run(lambda s: repo.mark_sent(s, [(r.id, e) for r, e in batch],
-                                                   self.clock()))
+        await self.db.run(lambda s: store.mark_sent(s, [(r.id, e) for r, e in batch],
+                                                    self.clock()))
         for row, _ in batch:
             self._known.discard(row.id)  # no longer pending: no read returns it
         self.on_marked([row for row, _ in batch])
@@ -199,7 +197,7 @@ class OutboxSender:
                         heapq.heapify(queue)
                         launch(entry)
                 room_left = IN_FLIGHT if not failed else 0
-                while room_left and not any(self.alone(e[2]) for e in flying.values()):
+                while room_left and not any(_alone(e[2]) for e in flying.values()):
                     entry = self._next(queue, alone_ok=not flying)
                     if entry is None:
                         break
@@ -248,7 +246,7 @@ class OutboxSender:
             if entry[2].follows in self._unsent:
                 held.append(entry)
                 continue
-            if self.alone(entry[2]) and not alone_ok:
+            if _alone(entry[2]) and not alone_ok:
                 held.append(entry)
                 break
             found = entry
@@ -288,3 +286,9 @@ class OutboxSender:
         self._to_mark.append((row, event_id))
         self._mark_wake.set()
         return True
+
+
+def _alone(row: Outbox) -> bool:
+    """Sent with nothing else of its room on the way: its room key reaches one more device,
+    for that message only."""
+    return row.device is not None

@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
+from bot.outgoing import Outgoing
 from bot.storage import repo
 from bot.storage.models import Outbox, ProcessedEvent
 from bot.storage.proposals import AuditEntry, Proposal
@@ -82,7 +83,7 @@ class DailyPurge:
         last = repo.get_state(s, LAST_RUN)
         return now if last is None else datetime.fromisoformat(last) + DAILY
 
-    def run_due(self, s: Session, now: datetime, poster) -> int:
+    def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
         due = self.next_due(s, now)
         if due is None or due > now:
             return 0

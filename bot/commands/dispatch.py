@@ -1,6 +1,7 @@
-"""From a message's text to a reply: prefix, tokens, command, permission, arguments, handler.
+"""From a command's text to what the bot says: tokens, command, permission, arguments,
+handler, and the reply with whatever else the handler had to say.
 
-Runs inside one database transaction (see bot.app). The handler's own changes live in a
+Runs inside one database transaction (see bot.intake). The handler's own changes live in a
 savepoint: a user mistake or a failure rolls them back, and only the reply is kept.
 """
 
@@ -10,7 +11,8 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from bot.commands.framework import (
 from bot.config import Config
 from bot.core.roles import role_from_power
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing, file, notice
 from bot.reply import Reply
 from bot.storage import repo
 from bot.storage.db import writes_since
@@ -38,23 +41,42 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Incoming:
+    """A command: a message that starts with one of the prefixes (see split_prefix)."""
+
     room_id: str
     event_id: str
     sender: str
-    body: str
+    prefix: str
+    text: str  # what follows the prefix
     sent_at: datetime
     power: int
     members: frozenset[str]
-    # whether the sender's device is cross-signed by its owner (None: unknown)
+    # the sender's device, and whether its owner cross-signed it (None: unknown)
+    device_id: str | None = None
     device_verified: bool | None = None
+
+    @property
+    def device(self) -> tuple[str, str] | None:
+        """The device the answer is for, when its owner did not cross-sign it: in a room
+        that lets only cross-signed devices read, it may read that one answer."""
+        if self.device_id and self.device_verified is not True:
+            return self.sender, self.device_id
+        return None
+
+
+@dataclass
+class _Answer:
+    reply: Reply
+    language: str
+    said: list[Outgoing] = field(default_factory=list)  # by the handler, besides the reply
+    changed: bool = False
 
 
 @dataclass
 class Outcome:
     reply: Reply
     language: str
-    emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
-    urgent: bool = False
+    messages: list[Outgoing]  # the reply first, then what the command had to say besides
     changed: bool = False  # the command wrote something (it may have made work due)
 
 
@@ -85,11 +107,12 @@ class RateLimiter:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, registry: Registry | None = None):
+    def __init__(self, config: Config, registry: Registry | None = None, *,
+                 observer: Callable[[str, str], None] = lambda command, outcome: None):
         self.config = config
         self.registry = registry or families.registry()
         self.rate = RateLimiter(config.bot.rate_limit_per_minute)
-        self.observer = lambda command, outcome: None  # metrics: commands by outcome
+        self.observer = observer  # metrics: commands by outcome
 
     def split_prefix(self, body: str) -> tuple[str, str] | None:
         text = body.lstrip()
@@ -99,45 +122,56 @@ class Dispatcher:
         return None
 
     def handle(self, s: Session, inc: Incoming, now: datetime) -> Outcome | None:
-        """What to answer, or None when the message is deliberately ignored."""
-        split = self.split_prefix(inc.body)
-        if split is None:
+        """What to answer, or None when the command is deliberately ignored."""
+        answer = self._answer(s, inc, now)
+        if answer is None:
             return None
+        reply = answer.reply
+        urgent = any(m.urgent for m in answer.said)
+        messages = [notice(inc.room_id, reply, answer.language, key=f"reply:{inc.event_id}",
+                           reply_to=inc.event_id, urgent=urgent, device=inc.device)]
+        messages += [replace(m, urgent=urgent) for m in answer.said]
+        if reply.attachment is not None:
+            messages.append(file(inc.room_id, reply.attachment, key=f"file:{inc.event_id}",
+                                 reply_to=inc.event_id))
+        return Outcome(reply, answer.language, messages, answer.changed)
+
+    def _answer(self, s: Session, inc: Incoming, now: datetime) -> _Answer | None:
         if inc.sender not in inc.members:  # only members of the room act in it
             log.info("ignoring %s in %s: %s is not a joined member (%d known)", inc.event_id,
                      inc.room_id, inc.sender, len(inc.members))
             return None
-        prefix, rest = split
+        prefix, rest = inc.prefix, inc.text
         room = repo.get_room(s, inc.room_id)
         language = room.language if room else self.config.bot.language
         verdict = self.rate.check(inc.sender)
         if verdict == "drop":
             return None
         if verdict == "warn":
-            return Outcome(Reply([N_("You are sending commands too fast; wait a minute and "
-                                     "try again.")]), language)
+            return _Answer(Reply([N_("You are sending commands too fast; wait a minute "
+                                     "and try again.")]), language)
         if len(rest) > self.config.bot.max_command_length:
-            return Outcome(Reply([N_("This command is too long: at most {max} characters.",
+            return _Answer(Reply([N_("This command is too long: at most {max} characters.",
                                      max=self.config.bot.max_command_length)]), language)
         if room is not None and room.kind in self.config.bot.require_cross_signed_devices \
                 and inc.device_verified is not True:
             log.info("refused a command in %s from a device of %s not cross-signed",
                      inc.room_id, inc.sender)
-            return Outcome(Reply([N_(
+            return _Answer(Reply([N_(
                 "Your device is not verified by its owner (cross-signing); in this room "
                 "commands are accepted only from verified devices. Verify this session in "
                 "your client and try again.")]), language)
         try:
             tokens = tokenize(rest)
         except UserError as err:
-            return Outcome(Reply([err.message]), language) if room else None
+            return _Answer(Reply([err.message]), language) if room else None
         found = self.registry.match(tokens)
         if found is None:
             if room is None:
                 return None
-            return Outcome(Reply([N_("Unknown command {name}. Type {prefix}help for the list.",
-                                     name=prefix + (tokens[0] if tokens else ""),
-                                     prefix=prefix)]), language)
+            return _Answer(Reply([N_(
+                "Unknown command {name}. Type {prefix}help for the list.",
+                name=prefix + (tokens[0] if tokens else ""), prefix=prefix)]), language)
         cmd, args = found
         if cmd.needs_setup and room is None:
             return None
@@ -149,8 +183,8 @@ class Dispatcher:
                       now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
         writes_since(s)
         reply = self._run(cmd, args, ctx)
-        return Outcome(reply, ctx.room.language if ctx.room else language, ctx.emitted,
-                       ctx.urgent, changed=writes_since(s))
+        return _Answer(reply, ctx.room.language if ctx.room else language, ctx.out,
+                       writes_since(s))
 
     def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
         s = ctx.session

@@ -8,16 +8,37 @@ opens `bot/commands/proposals/` and finds everything there.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.commands.framework import Registry
 from bot.config import Config
+from bot.outgoing import Outgoing
 from bot.scheduling import DueWork
+from bot.storage.db import Session
 
 # Blocks a family adds to every meeting reminder (the agenda so far, the open actions):
 # fn(session, room, meeting, occurrence) -> blocks of a Reply.
 ReminderExtra = Callable[..., list[Any]]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A room event that is not a command (an answer in a native poll), as event handlers
+    see it."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    kind: str  # "poll.response", …
+    power: int
+    content: dict = field(default_factory=dict)
+
+
+# What an event handler says about an event (in the transaction that claims it), or None
+# when the event is not for it.
+EventHandler = Callable[[Session, Event, datetime], list[Outgoing] | None]
 
 
 @dataclass(frozen=True)
@@ -41,5 +62,5 @@ class Family:
     # the clock's work: each says when it is next due and does what is due
     due_work: Callable[[Assembly], Sequence[DueWork]] = _nothing
     # handlers of room events that are not commands (answers in a native poll)
-    event_handlers: Callable[[Assembly], Sequence[Callable[..., Any]]] = _nothing
+    event_handlers: Callable[[Assembly], Sequence[EventHandler]] = _nothing
     reminder_extras: tuple[ReminderExtra, ...] = ()

@@ -1,7 +1,8 @@
 """Commands are declared once; the parser, the permission check and `!help` derive from that.
 
 A handler is a plain function `handler(ctx, **arguments) -> Reply`. It never talks to Matrix:
-it reads and writes through `ctx.session` and returns what to say.
+it reads and writes through `ctx.session` and returns what to say; what else it has to say
+(an outcome, a poll) it adds to `ctx.out`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.core.roles import Role
 from bot.i18n import Msg, translate
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing
 from bot.storage.repo import forget_services
 
 if TYPE_CHECKING:
@@ -140,20 +142,13 @@ class Context:
     event_id: str
     prefix: str
     registry: Registry
-    emitted: list[tuple[str, dict, str | None]] = field(default_factory=list)
-    urgent: bool = False  # the reply and what it emitted go before the room's queue
-
-    def emit(self, event_type: str, content: dict, ref: str | None = None, *,
-             urgent: bool = False) -> None:
-        """Queue another event besides the reply (e.g. a poll); sent after the reply.
-        An `urgent` one (an outcome) takes the reply along ahead of waiting messages."""
-        self.emitted.append((event_type, content, ref))
-        self.urgent = self.urgent or urgent
+    # what the command says besides its reply (e.g. a poll, an outcome), sent after it; an
+    # urgent one (an outcome) takes the reply along ahead of the room's waiting messages
+    out: list[Outgoing] = field(default_factory=list)
 
     def discard(self) -> None:
-        """The command failed: nothing it emitted is sent, nothing it read is kept."""
-        self.emitted.clear()
-        self.urgent = False
+        """The command failed: nothing it had to say is sent, nothing it read is kept."""
+        self.out.clear()
         forget_services(self.session)
 
     @property

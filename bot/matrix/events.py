@@ -1,11 +1,12 @@
-"""What the transport hands in and out: events the bot may act on, send failures, and the
-backoff both sides use when the homeserver is out of reach."""
+"""What the transport hands in: events the bot may act on, in batches of one sync, and what
+the rest of the bot may know of the homeserver connection."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -27,26 +28,28 @@ class RoomEvent:
     device_verified: bool | None = None
 
 
-Handler = Callable[[RoomEvent], Awaitable[None]]
+class Intake(Protocol):
+    """Where the transport hands what it read; each method may raise RecordsUnavailable
+    (bot.core.outage): the batch is then read again later."""
+
+    async def sync_token(self) -> str | None:
+        """Where the last handled sync ended."""
+
+    async def events(self, batch: Sequence[RoomEvent]) -> None:
+        """The events of one sync (or one decrypted late), in the order they happened."""
+
+    async def undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
+        """A message whose key never came."""
+
+    async def synced(self, token: str) -> None:
+        """Everything of the sync that ends at `token` is handled."""
 
 
-class Backoff:
-    def __init__(self, base: float = 1.0, cap: float = 30.0):
-        self.base, self.cap, self.failures = base, cap, 0
+class Link:
+    """The homeserver connection as the rest of the bot sees it (one per start)."""
 
-    def next(self) -> float:
-        self.failures += 1
-        return min(self.cap, self.base * 2 ** (self.failures - 1)) * random.uniform(0.8, 1.2)
+    def __init__(self) -> None:
+        self.connected = False  # the last sync succeeded
+        self.synced = asyncio.Event()  # the first sync is handled: nio knows the rooms
+        self.last_sync = 0.0  # time.monotonic() of the last sync
 
-    def reset(self) -> None:
-        self.failures = 0
-
-
-class SendFailed(Exception):
-    def __init__(self, code: str | None, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-    @property
-    def permanent(self) -> bool:
-        return self.code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM", "M_TOO_LARGE")

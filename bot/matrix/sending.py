@@ -1,4 +1,5 @@
-"""Sending one event to a room, with its room key prepared first."""
+"""Sending one queued message to a room: its file uploaded and its room key shared with
+the devices that may read it first."""
 
 from __future__ import annotations
 
@@ -7,27 +8,30 @@ import asyncio
 from nio import AsyncClient, RoomSendResponse
 
 from bot.config import Config
-from bot.matrix.events import SendFailed
 from bot.matrix.history import load_members
 from bot.matrix.trust import DeviceTrust, share_with_verified_only
+from bot.matrix.uploads import upload
+from bot.outgoing import Queued, SendFailed
 
 
 class Sender:
-    def __init__(self, config: Config, client: AsyncClient, trust: DeviceTrust,
-                 keys_lock: asyncio.Lock):
+    def __init__(self, config: Config, client: AsyncClient):
         self.config = config
         self.client = client
-        self.trust = trust
+        self.trust = DeviceTrust(client)  # also the sync's, for the senders of commands
         # key queries and room-key sharing, here and in the sync loop: one at a time
-        self.keys_lock = keys_lock
+        self.keys_lock = asyncio.Lock()
 
-    async def send(self, room_id: str, event_type: str, content: dict, txn_id: str, *,
-                   verified_only: bool = False, also: tuple[str, str] | None = None) -> str:
-        """Send one event; returns its event id or raises SendFailed.
+    async def send(self, message: Queued) -> str:
+        """Send one queued message; returns its event id or raises SendFailed.
 
         `verified_only`: the room key goes only to devices their owners cross-signed, and to
-        the device `also` (user, device id) for this one message, e.g. to tell it why it
+        the message's `device` (user, device id) for this one message, e.g. to tell it why it
         was refused."""
+        room_id, verified_only, also = message.room_id, message.verified_only, message.device
+        content = dict(message.content)  # the row stays as queued, for a retry
+        if message.attachment is not None:
+            content = await upload(self.client, room_id, content, message.attachment)
         async with self.keys_lock:
             if verified_only:
                 await share_with_verified_only(self.client, self.trust, room_id, also=also)
@@ -35,7 +39,7 @@ class Sender:
                 await self._prepare_room_key(room_id)
         try:
             resp = await self.client.room_send(
-                room_id, event_type, content, tx_id=txn_id,
+                room_id, message.event_type, content, tx_id=message.txn_id,
                 ignore_unverified_devices=verified_only or
                 self.config.matrix.unverified_devices == "share")
         finally:

@@ -1,8 +1,9 @@
 """The bot's life in Matrix: sync with backoff, invites, decryption retries.
 
-The sync token is ours (kept in the database, written only after a batch is handled), so a
-crash re-reads the last batch instead of losing it; each event is claimed in the database
-before it is acted on, so re-reading never answers twice.
+Each sync's events go to the intake in one batch. The sync token is the intake's (kept in
+the database, written only after a batch is handled), so a crash re-reads the last batch
+instead of losing it; the intake claims each event before acting on it, so re-reading never
+answers twice.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from nio import (
     InviteMemberEvent,
     JoinError,
     MegolmEvent,
-    RoomCreateEvent,
-    RoomGetStateResponse,
     RoomMessageText,
     SyncError,
     SyncResponse,
@@ -28,15 +27,16 @@ from nio import (
 )
 
 from bot.config import Config
-from bot.core.roles import effective_power
-from bot.matrix.events import Backoff, Handler, RoomEvent
+from bot.core.backoff import Backoff
+from bot.core.outage import RecordsUnavailable
+from bot.matrix.events import Intake, Link, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.history import joined, load_members, read_gap
+from bot.matrix.power import PowerLevels
 from bot.matrix.sending import Sender
 from bot.matrix.session import LoginFailed, check_still_signed_in
 from bot.matrix.text import command_text
-from bot.matrix.trust import DeviceTrust, sender_keys
-from bot.storage.db import DatabaseUnavailable
+from bot.matrix.trust import sender_keys
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +63,34 @@ SYNC_FILTER = {
 
 
 class Transport:
-    def __init__(self, config: Config, client: AsyncClient, *, on_event: Handler,
-                 on_undecryptable: Callable[[str, str, str], Awaitable[None]],
-                 load_token: Callable[[], Awaitable[str | None]],
-                 save_token: Callable[[str], Awaitable[None]]):
+    def __init__(self, config: Config, client: AsyncClient, sender: Sender, intake: Intake,
+                 link: Link, *, on_reconnect: Callable[[], None],
+                 replies_sent: Callable[[float], Awaitable[None]]):
         self.config = config
         self.client = client
-        self.on_event = on_event
-        self.on_undecryptable = on_undecryptable
-        self.load_token = load_token
-        self.save_token = save_token
-        self._creators: dict[str, tuple[str, ...]] = {}
+        self.intake = intake
+        self.link = link
+        self.on_reconnect = on_reconnect
+        # after a quiet batch, let the replies to it land before syncing again (below)
+        self.replies_sent = replies_sent
+        self.power = PowerLevels(client)
         self._pending: dict[str, tuple[float, str, MegolmEvent]] = {}
         self._stop = asyncio.Event()
-        self.last_sync: float = 0.0
-        self.connected = False
-        self._keys_lock = asyncio.Lock()
-        self.on_reconnect: Callable[[], None] = lambda: None
-        # after a quiet batch, let the replies to it land before syncing again (below)
-        self.replies_sent: Callable[[float], Awaitable[None]] | None = None
-        self.synced_once = asyncio.Event()
+        self._keys_lock = sender.keys_lock  # shared with the senders' room-key preparation
         self._fallback_published = False  # a new one at each start
-        self.trust = DeviceTrust(client)
-        self.sender = Sender(config, client, self.trust, self._keys_lock)
+        self.trust = sender.trust
 
     # ---- sync loop -------------------------------------------------------------------
     async def run(self) -> None:
         backoff = Backoff()
-        token = await self.load_token()
+        token = None
         first = True
         quiet = False
         while not self._stop.is_set():
             try:
-                if quiet and self.replies_sent is not None:
+                if first:
+                    token = await self.intake.sync_token()
+                if quiet:
                     # A reply stored while the next sync waits wakes that sync at once, and
                     # the homeserver computes it (for every room of the account) just when
                     # the user's client waits for the reply. After a quiet batch, a short
@@ -115,24 +110,24 @@ class Transport:
                 quiet = not first and sum(len(r.timeline.events) for r in
                                           resp.rooms.join.values()) <= QUIET_BATCH
                 token = resp.next_batch
-                await self.save_token(token)
-                self.last_sync = time.monotonic()
+                await self.intake.synced(token)
+                self.link.last_sync = time.monotonic()
                 if backoff.failures:
                     log.info("homeserver reachable again after %d failed attempts",
                              backoff.failures)
                 backoff.reset()
-                if not self.connected:
-                    self.connected = True
+                if not self.link.connected:
+                    self.link.connected = True
                     self.on_reconnect()
                 if first:
                     log.info("ready: first sync handled (%d rooms; the sync (homeserver and "
                              "parsing) took %.1fs, handled in %.1fs)", len(self.client.rooms),
                              answered - asked, time.monotonic() - answered)
                 first = False
-                self.synced_once.set()
+                self.link.synced.set()
             except asyncio.CancelledError:
                 raise
-            except DatabaseUnavailable as exc:
+            except RecordsUnavailable as exc:
                 # nothing of this batch past the failure was recorded: read it again later
                 delay = backoff.next()
                 log.warning("database unavailable (%s); re-reading this batch in %.1fs",
@@ -141,7 +136,7 @@ class Transport:
             except LoginFailed:
                 raise  # the homeserver refuses the token: only the operator can help
             except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
-                self.connected = False
+                self.link.connected = False
                 delay = backoff.next()
                 log.warning("homeserver unreachable (%s); retrying in %.1fs",
                             type(exc).__name__, delay)
@@ -173,6 +168,7 @@ class Transport:
 
     async def _handle_sync(self, resp: SyncResponse, since: str | None = None) -> None:
         self.trust.forget(resp.device_list.changed + resp.device_list.left)
+        batch: list[RoomEvent] = []
         for room_id, info in resp.rooms.invite.items():
             await self._handle_invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -182,12 +178,13 @@ class Transport:
                 timeline = await read_gap(self.client, room_id, info.timeline.prev_batch,
                                           since) + timeline
             for ev in list(info.state) + timeline:
-                if isinstance(ev, RoomCreateEvent):
-                    self._creators[room_id] = _creators_of(ev.source)
-                elif (user := joined(ev)) and user != self.client.user_id:
+                self.power.note(room_id, ev)
+                if (user := joined(ev)) and user != self.client.user_id:
                     self._new_member(room_id, user)
             for ev in timeline:
-                await self._dispatch(room_id, ev)
+                if (event := await self._room_event(room_id, ev)) is not None:
+                    batch.append(event)
+        await self.intake.events(batch)
         await self._retry_undecryptable()
 
     async def _members(self, room) -> frozenset[str]:
@@ -223,9 +220,10 @@ class Transport:
             log.info("joined %s on the invitation of %s", room_id, inviter)
 
     # ---- events ----------------------------------------------------------------------
-    async def _dispatch(self, room_id: str, ev) -> None:
+    async def _room_event(self, room_id: str, ev) -> RoomEvent | None:
+        """What the bot may act on in a timeline event, or None."""
         if getattr(ev, "sender", None) == self.client.user_id:
-            return
+            return None
         if isinstance(ev, MegolmEvent):
             if ev.event_id not in self._pending:
                 log.info("cannot decrypt %s in %s yet; requesting the key", ev.event_id,
@@ -235,31 +233,25 @@ class Transport:
                     await self.client.request_room_key(ev)
                 except Exception:  # a failed request is retried by the timer
                     log.debug("room key request failed", exc_info=True)
-            return
+            return None
         if isinstance(ev, RoomMessageText):
             kind, body = "text", command_text(ev.source.get("content", {}))
         elif isinstance(ev, UnknownEvent) and ev.type.endswith("poll.response"):
             kind, body = "poll.response", ""
         else:
-            return
+            return None
         if not self.server_allowed(ev.sender):
             log.debug("ignoring %s from %s: server not allowed", ev.event_id, ev.sender)
-            return
+            return None
         room = self.client.rooms.get(room_id)
         if room is None:
-            return
+            return None
         device_id, verified = await self._sender_device(room_id, ev)
-        event = RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
-                          sent_at_ms=ev.server_timestamp, kind=kind, body=body,
-                          power=await self.power_of(room_id, ev.sender),
-                          members=await self._members(room),
-                          source=ev.source, device_id=device_id, device_verified=verified)
-        try:
-            await self.on_event(event)
-        except DatabaseUnavailable:
-            raise
-        except Exception:
-            log.exception("handling %s in %s failed", ev.event_id, room_id)
+        return RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
+                         sent_at_ms=ev.server_timestamp, kind=kind, body=body,
+                         power=await self.power.of(room_id, ev.sender),
+                         members=await self._members(room),
+                         source=ev.source, device_id=device_id, device_verified=verified)
 
     async def _retry_undecryptable(self) -> None:
         now = time.monotonic()
@@ -272,11 +264,12 @@ class Transport:
                 del self._pending[event_id]
                 decrypted.room_id = room_id
                 log.info("decrypted %s after the key arrived", event_id)
-                await self._dispatch(room_id, decrypted)
+                if (event := await self._room_event(room_id, decrypted)) is not None:
+                    await self.intake.events([event])
             elif now - since >= self.config.bot.undecryptable_notice_seconds:
                 del self._pending[event_id]
                 log.warning("could not decrypt %s from %s in %s", event_id, ev.sender, room_id)
-                await self.on_undecryptable(room_id, event_id, ev.sender)
+                await self.intake.undecryptable(room_id, event_id, ev.sender)
 
     async def _sender_device(self, room_id: str, ev) -> tuple[str | None, bool | None]:
         if not self.config.bot.require_cross_signed_devices:
@@ -285,24 +278,3 @@ class Transport:
         if keys is None:
             return None, False  # sent in the clear: no device vouches for it
         return await self.trust.sender(ev.sender, *keys)
-
-    # ---- permissions -----------------------------------------------------------------
-    async def power_of(self, room_id: str, user_id: str) -> int:
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return 0
-        if room_id not in self._creators:
-            resp = await self.client.room_get_state(room_id)
-            if isinstance(resp, RoomGetStateResponse):
-                for ev in resp.events:
-                    if ev.get("type") == "m.room.create":
-                        self._creators[room_id] = _creators_of(ev)
-        pl = room.power_levels
-        return effective_power(user_id, pl.users, pl.defaults.users_default,
-                               room.room_version, self._creators.get(room_id, ()))
-
-def _creators_of(source: dict) -> tuple[str, ...]:
-    content = source.get("content", {})
-    creators = [source.get("sender") or content.get("creator", "")]
-    creators += [u for u in content.get("additional_creators", []) if isinstance(u, str)]
-    return tuple(c for c in creators if c)

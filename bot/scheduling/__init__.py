@@ -1,9 +1,10 @@
 """The clock: APScheduler wakes the bot; the database says what is due.
 
-Each feature contributes a `DueWork`: `next_due` reads from the database when its next piece
+Each family contributes `DueWork`: `next_due` reads from the database when its next piece
 of work falls due, and `run_due` does every piece that is due, in one transaction, recording
-what it did (so it is done exactly once, also across crashes) and queueing the messages in the
-outbox of that same transaction. A restart rebuilds the single wake-up job from the database.
+what it did (so it is done exactly once, also across crashes) and saying what to send; those
+messages are queued in the outbox in that same transaction. A restart rebuilds the single
+wake-up job from the database.
 """
 
 from __future__ import annotations
@@ -12,53 +13,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.orm import Session
 
-from bot.reply import Reply, notice_content
-from bot.storage import repo
-from bot.storage.db import Database
+from bot.outgoing import Outgoing
+from bot.storage.db import Database, Session
 
 log = logging.getLogger(__name__)
 SAFETY_INTERVAL = 30  # seconds: a wake-up even if an earlier one was missed
 POKE_GAP = 0.25  # seconds between two rounds that commands asked for
-
-
-class Poster(Protocol):
-    """What due work may do besides writing its own tables: queue messages."""
-
-    def post(self, s: Session, room_id: str, message, language: str, *, key: str,
-             mentions: tuple[str, ...] = (), urgent: bool = False) -> None: ...
-
-    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
-                event_type: str = "m.room.message", ref: str | None = None,
-                urgent: bool = False) -> None: ...
-
-
-class OutboxPoster:
-    """The Poster of the running bot (and of tests): messages go to the outbox, stamped by
-    `clock`, in the caller's transaction."""
-
-    def __init__(self, clock: Callable[[], datetime]):
-        self.clock = clock
-
-    def post(self, s: Session, room_id: str, message, language: str, *, key: str,
-             mentions: tuple[str, ...] = (), urgent: bool = False) -> None:
-        reply = message if isinstance(message, Reply) else Reply([message])
-        repo.enqueue(s, room_id, notice_content(reply, language, mentions=mentions),
-                     self.clock(), key=key, urgent=urgent)
-
-    def enqueue(self, s: Session, room_id: str, content: dict, *, key: str,
-                event_type: str = "m.room.message", ref: str | None = None,
-                urgent: bool = False) -> None:
-        repo.enqueue(s, room_id, content, self.clock(), key=key, event_type=event_type,
-                     ref=ref, urgent=urgent)
 
 
 class DueWork(Protocol):
@@ -66,7 +34,13 @@ class DueWork(Protocol):
 
     def next_due(self, s: Session, now: datetime) -> datetime | None: ...
 
-    def run_due(self, s: Session, now: datetime, poster: Poster) -> int: ...
+    def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
+        """Do what is due; add what to say to `out`; how many pieces of work were done."""
+
+
+# Writes messages to the outbox in the caller's transaction (bot.storage.outbox.queue, with
+# the configured delivery rule); returns the rows.
+Queue = Callable[[Session, Iterable[Outgoing], datetime], list[Any]]
 
 
 async def _wake(scheduler: Scheduler) -> None:
@@ -75,16 +49,17 @@ async def _wake(scheduler: Scheduler) -> None:
 
 
 class Scheduler:
-    def __init__(self, db: Database, works: Sequence[DueWork], poster: Poster,
-                 on_sent: Callable[[], None], clock: Callable[[], datetime] | None = None,
+    def __init__(self, db: Database, works: Sequence[DueWork], queue: Queue,
+                 queued: Callable[[list[Any]], None],
+                 clock: Callable[[], datetime] | None = None,
                  ready: Callable[[], bool] = lambda: True):
         self.db = db
         # Due work waits while the homeserver is out of reach: what falls due meanwhile is
         # done once it is back, and marked late, rather than queued as if sent on time.
         self.ready = ready
         self.works = list(works)
-        self.poster = poster
-        self.on_sent = on_sent
+        self.queue = queue
+        self.queued = queued  # committed rows, for the outbox sender
         self.clock = clock or (lambda: datetime.now(UTC))
         # Ticks run one at a time under the lock; a wake-up that falls while one is running
         # (even the job re-planned by that tick) must wait for it, not be dropped.
@@ -149,7 +124,7 @@ class Scheduler:
             if self._stopping:
                 return
             try:
-                done, due = await self.db.run(lambda s, w=work: self._step(s, w))
+                done, due, rows = await self.db.run(lambda s, w=work: self._step(s, w))
             except Exception:
                 log.exception("due work %s failed; retried at the next wake-up", work.name)
                 continue
@@ -157,19 +132,22 @@ class Scheduler:
                 dues.append(due)
             if done:
                 log.info("%s: %d item(s) done", work.name, done)
-                self.on_sent()
+            if rows:
+                self.queued(rows)
         if dues:
             when = max(min(dues), self.clock() + timedelta(milliseconds=5))
             self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
                               replace_existing=True)
 
-    def _step(self, s: Session, work: DueWork) -> tuple[int, datetime | None]:
-        """Run `work` only if something of it is due (a wake-up is cheap), then say when
-        it is next due."""
+    def _step(self, s: Session, work: DueWork) -> tuple[int, datetime | None, list[Any]]:
+        """Run `work` only if something of it is due (a wake-up is cheap), queue what it
+        said, then say when it is next due."""
         now = self.clock()
         due = work.next_due(s, now)
-        done = 0
+        done, rows = 0, []
         if due is not None and due <= now:
-            done = work.run_due(s, now, self.poster)
+            out: list[Outgoing] = []
+            done = work.run_due(s, now, out)
+            rows = self.queue(s, out, now)
             due = work.next_due(s, now)
-        return done, due
+        return done, due, rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core.outage import RecordsUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,16 +85,19 @@ def writes_since(s: Session) -> bool:
     return bool(s.info.pop("wrote", False))
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (run at every start)."""
+def migrate(engine: Engine, verified_only_kinds: Sequence[str] = ()) -> None:
+    """Bring the schema to the newest revision (run at every start). `verified_only_kinds`:
+    the room kinds whose messages only cross-signed devices may read, for revisions that
+    decide it for messages still waiting."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["verified_only_kinds"] = tuple(verified_only_kinds)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(RecordsUnavailable):
     """The database stayed unavailable or locked through every retry; nothing was written."""
 
 
@@ -110,8 +115,8 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
         self._retries = retries
 
-    def migrate(self) -> None:
-        migrate(self.engine)
+    def migrate(self, verified_only_kinds: Sequence[str] = ()) -> None:
+        migrate(self.engine, verified_only_kinds)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -143,6 +143,18 @@ class Outbox(Base):
                                                 nullable=True)
     # what the message is about, for callers that need its event id later (e.g. a poll)
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # who may decrypt it, decided when it is queued: only devices their owners cross-signed
+    # (in a room whose kind requires them), and then also the one device an answer is for
+    verified_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reader_user: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reader_device: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    @property
+    def device(self) -> tuple[str, str] | None:
+        """The one device besides the cross-signed ones that may read it."""
+        if self.reader_user is None or self.reader_device is None:
+            return None
+        return self.reader_user, self.reader_device
 
 
 class Secret(Base):

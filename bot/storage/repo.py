@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
     Counter,
-    Outbox,
     ProcessedEvent,
     Representative,
     RoleAssignment,
@@ -110,39 +108,3 @@ def set_state(s: Session, key: str, value: str) -> None:
         s.add(State(key=key, value=value))
     else:
         row.value = value
-
-
-def enqueue(s: Session, room_id: str, content: dict, now: datetime, *, key: str,
-            event_type: str = "m.room.message", attachment: bytes | None = None,
-            ref: str | None = None, urgent: bool = False) -> Outbox:
-    """Queue a message. `key` names it uniquely (e.g. "reply:$event"), so the same message
-    can never be queued twice, and its transaction id is derived from it. `urgent` ones
-    (outcomes, due reminders) are sent before the room's other waiting messages; messages
-    queued to one room in one transaction are sent in the order they were queued."""
-    txn = "cb" + hashlib.sha256(key.encode()).hexdigest()[:40]
-    last = s.info.setdefault("outbox_last", {})  # the session lives for one transaction
-    row = Outbox(room_id=room_id, event_type=event_type, content=content, txn_id=txn,
-                 created_at=now, attachment=attachment, ref=ref, urgent=urgent,
-                 follows=last.get(room_id))
-    s.add(row)
-    s.flush()
-    last[room_id] = row.id
-    return row
-
-
-def pending_outbox(s: Session, *, after: int = 0, limit: int = 500) -> list[Outbox]:
-    """Messages not sent yet, queued after the message `after`, oldest first."""
-    return list(s.scalars(select(Outbox).where(Outbox.sent_at.is_(None), Outbox.id > after)
-                          .order_by(Outbox.id).limit(limit)))
-
-
-def mark_sent(s: Session, sent: list[tuple[int, str]], now: datetime) -> None:
-    """Mark outbox rows sent, each with the event id the homeserver gave it."""
-    if sent:  # one statement for the batch (an UPDATE by primary key, executed many times)
-        s.execute(update(Outbox), [{"id": outbox_id, "sent_at": now, "event_id": event_id}
-                                   for outbox_id, event_id in sent])
-
-
-def sent_event_id(s: Session, ref: str) -> str | None:
-    return s.scalar(select(Outbox.event_id).where(Outbox.ref == ref,
-                                                  Outbox.event_id.is_not(None)))

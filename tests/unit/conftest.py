@@ -59,10 +59,9 @@ class Chat:
         self.db = Database(self.config.storage.database)
         if migrate:  # not for a copy of a database migrated before
             self.db.migrate()
-        self.dispatcher = Dispatcher(self.config)
         self.outcomes: list[tuple[str, str]] = []
-        self.dispatcher.observer = lambda command, outcome: self.outcomes.append(
-            (command, outcome))
+        self.dispatcher = Dispatcher(self.config, observer=lambda command, outcome:
+                                     self.outcomes.append((command, outcome)))
         self.failures: list[str] = []
         self.members = {"@chair:example.org", "@coord:example.org", "@alice:example.org",
                         "@bob:example.org", "@obs:example.org", "@admin:example.org"}
@@ -72,10 +71,16 @@ class Chat:
     def close(self) -> None:
         self.db.close()
 
-    def send(self, sender: str, body: str, room: str = ROOM) -> str | None:
-        inc = Incoming(room_id=room, event_id=f"$e{next(_ids)}", sender=sender, body=body,
-                       sent_at=self.now, power=self.powers.get(sender, 0),
-                       members=frozenset(self.members))
+    def send(self, sender: str, body: str, room: str = ROOM, **device) -> str | None:
+        """The plain text of the reply to `body` (None when it is ignored); `device_id=`
+        and `device_verified=` say which device sent it."""
+        split = self.dispatcher.split_prefix(body)
+        if split is None:
+            return None
+        inc = Incoming(room_id=room, event_id=f"$e{next(_ids)}", sender=sender,
+                       prefix=split[0], text=split[1], sent_at=self.now,
+                       power=self.powers.get(sender, 0), members=frozenset(self.members),
+                       **device)
         logged = len(_FAILURES.refs)
         out = self.db.call(lambda s: self.dispatcher.handle(s, inc, self.now))
         self.failures.extend(_FAILURES.refs[logged:])

@@ -5,23 +5,24 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import due_work
-from bot.scheduling import OutboxPoster
 from bot.storage.models import Outbox
-
-
-def Poster(chat):  # noqa: N802 - reads as the class it stands for
-    """The running bot's poster, on the test's clock."""
-    return OutboxPoster(lambda: chat.now)
+from bot.storage.outbox import queue
 
 
 def run_clock(chat, name: str | None = None) -> int:
     """One wake-up of the scheduler at chat.now: every due work (or the one called `name`)
-    runs once; returns how many items they did."""
+    runs once, and what it says is queued; returns how many items they did."""
     done = 0
     for work in due_work(chat.config):
         if name is not None and work.name != name:
             continue
-        done += chat.db.call(lambda s, w=work: w.run_due(s, chat.now, Poster(chat)))
+
+        def run(s, w=work):
+            out = []
+            n = w.run_due(s, chat.now, out)
+            queue(s, out, chat.now)
+            return n
+        done += chat.db.call(run)
     return done
 
 

@@ -6,14 +6,11 @@ import itertools
 
 import pytest
 
-from bot.commands.dispatch import Incoming
-from bot.devices import for_sender_device, take_device
 from bot.matrix import trust as trust_module
 from bot.matrix.crosssigning import Identity
-from bot.matrix.events import RoomEvent
 from bot.matrix.signing import SigningKey, sign_json
 from bot.matrix.trust import DeviceTrust
-from bot.reply import render_reply
+from bot.storage.outbox import queue
 from tests.unit.conftest import ROOM, Chat
 
 CHAIR = "@chair:example.org"
@@ -28,11 +25,7 @@ def strict(tmp_path):
 
 
 def send(chat: Chat, body: str, *, verified: bool | None, room: str = ROOM) -> str | None:
-    inc = Incoming(room_id=room, event_id=f"$d{next(_ids)}", sender=CHAIR, body=body,
-                   sent_at=chat.now, power=100, members=frozenset(chat.members),
-                   device_verified=verified)
-    out = chat.db.call(lambda s: chat.dispatcher.handle(s, inc, chat.now))
-    return None if out is None else render_reply(out.reply, out.language)[0]
+    return chat.send(CHAIR, body, room, device_id=f"D{next(_ids)}", device_verified=verified)
 
 
 def test_unverified_device_is_refused_in_required_kinds_and_changes_nothing(strict):
@@ -57,15 +50,23 @@ def test_without_the_setting_devices_are_not_checked(chat):
     assert "TFL Brussels" in send(chat, "!room info", verified=None)
 
 
-def test_only_answers_to_unverified_devices_name_their_device():
-    def event(verified):
-        return RoomEvent(ROOM, "$e", CHAIR, 0, "text", "!help", 100, frozenset(),
-                         device_id="PHONE", device_verified=verified)
+def test_who_may_read_an_answer_is_decided_when_it_is_queued(strict):
+    """In a room of a required kind only cross-signed devices read the bot's messages, and
+    an answer to a device that is not also reaches that device; elsewhere, every device."""
+    kinds = strict.config.bot.require_cross_signed_devices
+    other = "!other:example.org"
 
-    content = for_sender_device({"body": "x"}, event(False))
-    assert take_device(content) == (CHAIR, "PHONE") and content == {"body": "x"}
-    assert take_device(for_sender_device({"body": "x"}, event(True))) is None
-    assert take_device({"body": "x"}) is None
+    def queued(body: str, *, verified: bool, room: str = ROOM):
+        assert strict.send(CHAIR, body, room, device_id="PHONE", device_verified=verified)
+        [row] = strict.db.call(lambda s: queue(s, strict.last.messages, strict.now,
+                                               verified_only_kinds=kinds))
+        return row.verified_only, row.device
+
+    assert queued("!room setup tfl TFL Brussels", verified=True) == (True, None)
+    assert queued("!room info", verified=False) == (True, (CHAIR, "PHONE"))
+    assert queued("!room setup workgroup Prevention", verified=False, room=other) == \
+        (False, None)
+    assert queued("!room info", verified=False, room=other) == (False, None)
 
 
 class FakeQueries:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.matrix.events import SendFailed
 from bot.outbox import IN_FLIGHT, OutboxSender
-from bot.storage import repo
+from bot.outgoing import Outgoing, SendFailed
+from bot.storage import outbox as store
 from bot.storage.db import Database
-from bot.storage.models import Outbox
+from bot.storage.models import Outbox, Room
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -28,12 +28,13 @@ def db(tmp_path):
     database.close()
 
 
-def queue(db, *messages, together=False):
-    """Queue (room, body, urgent) messages, each in its own transaction (as separate
-    commands would) or all in one; returns their rows."""
+def queue(db, *messages, together=False, kinds=()):
+    """Queue (room, body, urgent) messages (or Outgoing ones), each in its own transaction
+    (as separate commands would) or all in one; returns their rows."""
     def work(s, batch):
-        return [repo.enqueue(s, room, {"body": body}, NOW, key=f"{room}:{body}",
-                             urgent=urgent) for room, body, urgent in batch]
+        return store.queue(s, [m if isinstance(m, Outgoing) else
+                               Outgoing(m[0], {"body": m[1]}, f"{m[0]}:{m[1]}", urgent=m[2])
+                               for m in batch], NOW, verified_only_kinds=kinds)
     if together:
         return db.call(lambda s: work(s, messages))
     return [row for m in messages for row in db.call(lambda s, m=m: work(s, [m]))]
@@ -238,10 +239,13 @@ async def test_a_message_meant_for_one_more_device_goes_alone(db):
     hs.hold["!a"] = asyncio.Event()
     ready = asyncio.Event()
     ready.set()
-    sender = OutboxSender(db, hs.send, lambda: NOW, ready=ready,
-                          alone=lambda row: row.content["body"] == "refusal")
-    sender.add(queue(db, ("!a", "m0", False), ("!a", "refusal", False), ("!a", "m1", False),
-                     ("!a", "m2", False)))
+    sender = OutboxSender(db, hs.send, lambda: NOW, ready=ready)
+    db.call(lambda s: s.add(Room(matrix_id="!a", kind="tfl", name="TFL", language="en",
+                                 timezone="UTC", reminders="", agenda_deadline=0,
+                                 set_up_by="@chair:x", set_up_at=NOW)))
+    refusal = Outgoing("!a", {"body": "refusal"}, "refusal", device=("@u:x", "PHONE"))
+    sender.add(queue(db, ("!a", "m0", False), refusal, ("!a", "m1", False),
+                     ("!a", "m2", False), kinds=("tfl",)))
     task = asyncio.create_task(run_until(sender, lambda: len(hs.sent) == 4))
     await asyncio.sleep(0.05)
     assert hs.in_flight == 1  # m0; the refusal waits for it, and the rest for the refusal

@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.commands.family import Event
 from bot.commands.proposals.due import ProposalDueWork
 from bot.commands.proposals.polls import on_poll_response
-from bot.matrix.events import RoomEvent
-from bot.scheduling import OutboxPoster
-from bot.storage import repo
 from bot.storage.models import Outbox
+from bot.storage.outbox import queue
 from bot.storage.proposals import AuditEntry, Proposal, VoteRecord
 
 CHAIR, COORD, ALICE, BOB, OBS = (f"@{n}:example.org" for n in
@@ -21,11 +20,6 @@ CHAIR, COORD, ALICE, BOB, OBS = (f"@{n}:example.org" for n in
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_END = "org.matrix.msc3381.poll.end"
 _events = itertools.count(1)
-
-
-def Poster(chat):  # noqa: N802 - reads as the class it stands for
-    """The running bot's poster, on the test's clock."""
-    return OutboxPoster(lambda: chat.now)
 
 
 @pytest.fixture
@@ -39,17 +33,21 @@ def room(chat):
     return chat
 
 
-def deliver(chat, room_id="!room:example.org", emitted=None):
-    """Queue and 'send' what the last command emitted, as the bot would; returns event ids."""
+def emitted(chat):
+    """What the last command said besides its reply."""
+    return chat.last.messages[1:]
+
+
+def deliver(chat, said=None):
+    """Queue and 'send' what the last command said besides its reply (or `said`), as the
+    bot would; returns (event type, event id, content) of each."""
     ids = []
 
     def store(s):
-        for event_type, content, ref in (chat.last.emitted if emitted is None else emitted):
-            row = repo.enqueue(s, room_id, content, chat.now, key=f"t{next(_events)}",
-                               event_type=event_type, ref=ref)
+        for row in queue(s, emitted(chat) if said is None else said, chat.now):
             row.event_id = f"$sent{row.id}"
             row.sent_at = chat.now
-            ids.append((event_type, row.event_id, content))
+            ids.append((row.event_type, row.event_id, row.content))
     chat.db.call(store)
     return ids
 
@@ -64,7 +62,12 @@ def outbox(chat, event_type=None):
 
 
 def tick(chat):
-    return chat.db.call(lambda s: ProposalDueWork().run_due(s, chat.now, Poster(chat)))
+    def run(s):
+        out = []
+        done = ProposalDueWork().run_due(s, chat.now, out)
+        queue(s, out, chat.now)
+        return done
+    return chat.db.call(run)
 
 
 def count(chat, model):
@@ -72,13 +75,15 @@ def count(chat, model):
 
 
 def emitted_texts(chat):
-    return [c.get("body", "") for t, c, _ in chat.last.emitted if t == "m.room.message"]
+    return [m.content.get("body", "") for m in emitted(chat)
+            if m.event_type == "m.room.message"]
 
 
 def test_propose_posts_a_native_poll(room):
     text = room.send(ALICE, "!propose Share the quarterly report --deadline 2d")
     assert "Proposal P1 is open until" in text and "Share the quarterly report" in text
-    [(event_type, content, ref)] = room.last.emitted
+    [said] = emitted(room)
+    event_type, content, ref = said.event_type, said.content, said.ref
     assert event_type == POLL_START and ref.startswith("poll:")
     poll = content[POLL_START]
     assert poll["kind"] == "org.matrix.msc3381.poll.disclosed" and poll["max_selections"] == 1
@@ -104,10 +109,10 @@ def test_vote_rules_and_closing_on_the_last_vote(room):
     assert "Parquet votes abstain on P1" in text
     [outcome] = emitted_texts(room)
     assert "P1 ADOPTED" in outcome and "OCAM: agree" in outcome
-    [end] = [c for t, c, _ in room.last.emitted if t == POLL_END]
+    [end] = [m.content for m in emitted(room) if m.event_type == POLL_END]
     assert end["m.relates_to"] == {"rel_type": "m.reference", "event_id": "$sent1"}
     assert "is closed (adopted)" in room.send(ALICE, "!vote P1 object too late")
-    assert room.last.emitted == []
+    assert emitted(room) == []
     text = room.send(BOB, "!proposal P1")
     assert "State: adopted" in text and "OCAM: agree" in text and "History:" in text
     assert "not ready yet" not in text.split("History:")[0]
@@ -116,13 +121,13 @@ def test_vote_rules_and_closing_on_the_last_vote(room):
 
 def test_outcomes_and_their_closing_vote_go_ahead_of_other_messages(room):
     room.send(ALICE, "!propose Adopt the protocol --deadline 1h")
-    assert not room.last.urgent
+    assert not room.last.messages[0].urgent
     deliver(room)
     room.send(ALICE, "!vote P1 agree")
-    assert not room.last.urgent  # a vote that closes nothing waits its turn
+    assert not room.last.messages[0].urgent  # a vote that closes nothing waits its turn
     room.send(BOB, "!vote P1 agree")
     room.send(COORD, "!vote P1 agree")
-    assert room.last.urgent and any("P1 ADOPTED" in t for t in emitted_texts(room))
+    assert room.last.messages[0].urgent and any("P1 ADOPTED" in t for t in emitted_texts(room))
     room.send(ALICE, "!propose Another one --deadline 1h")  # closed by the clock
     deliver(room)
     room.now += timedelta(hours=2)
@@ -169,7 +174,7 @@ def test_personal_data_is_refused_and_never_stored(room, command, kind):
     for secret in ("85.07.31", "jan.peeters", "0470123456", "470 12 34", "x.y@"):
         assert secret not in text
     assert (count(room, Proposal), count(room, VoteRecord), count(room, AuditEntry)) == before
-    assert room.last.emitted == []
+    assert emitted(room) == []
 
 
 def test_ids_of_another_room_are_unknown(room):
@@ -191,7 +196,7 @@ def test_listing_and_withdrawal(room):
     assert "out of range" in room.send(BOB, "!propose Too short --deadline 5m")
     assert "Only its proposer or a chair" in room.send(ALICE, "!proposal withdraw P2")
     assert "P2 is withdrawn" in room.send(BOB, "!proposal withdraw P2")
-    assert [t for t, _, _ in room.last.emitted] == [POLL_END]
+    assert [m.event_type for m in emitted(room)] == [POLL_END]
     assert "was withdrawn" in room.send(ALICE, "!vote P2 agree")
     assert "P1 is withdrawn" in room.send(CHAIR, "!proposal withdraw P1")
     text = room.send(COORD, "!proposals closed")
@@ -245,13 +250,17 @@ def test_a_vote_after_the_deadline_closes_first(room):
 
 
 def poll_answer(room, start_id, sender, answer, power=0):
-    ev = RoomEvent(room_id="!room:example.org", event_id=f"$poll{next(_events)}",
-                   sender=sender, sent_at_ms=0, kind="poll.response", body="", power=power,
-                   members=frozenset(room.members), source={
-                       "type": "org.matrix.msc3381.poll.response", "content": {
-                           "m.relates_to": {"rel_type": "m.reference", "event_id": start_id},
-                           "org.matrix.msc3381.poll.response": {"answers": [answer]}}})
-    return room.db.call(lambda s: on_poll_response(s, ev, room.now, Poster(room)))
+    """Whether the answer was taken (what the bot says about it is queued)."""
+    ev = Event(room_id="!room:example.org", event_id=f"$poll{next(_events)}", sender=sender,
+               kind="poll.response", power=power, content={
+                   "m.relates_to": {"rel_type": "m.reference", "event_id": start_id},
+                   "org.matrix.msc3381.poll.response": {"answers": [answer]}})
+
+    def handle(s):
+        said = on_poll_response(s, ev, room.now)
+        queue(s, said or [], room.now)
+        return said is not None
+    return room.db.call(handle)
 
 
 def test_poll_answers_count_like_votes(room):
@@ -330,12 +339,12 @@ def test_audit_export_csv_and_json(room, tmp_path, capsys):
 
 def test_a_poll_sent_after_its_proposal_closed_is_ended_by_the_clock(room):
     room.send(ALICE, "!propose Poll still in the outbox")
-    poll = list(room.last.emitted)
+    poll = emitted(room)
     for user in (ALICE, BOB, COORD):
         room.send(user, "!vote P1 agree")
-    assert [t for t, _, _ in room.last.emitted] == ["m.room.message"]  # the outcome only
+    assert [m.event_type for m in emitted(room)] == ["m.room.message"]  # the outcome only
     assert room.db.call(lambda s: ProposalDueWork().next_due(s, room.now)) is None
-    [(_, start_id, _)] = deliver(room, emitted=poll)
+    [(_, start_id, _)] = deliver(room, poll)
     assert room.db.call(lambda s: ProposalDueWork().next_due(s, room.now)) == room.now
     assert tick(room) == 1 and tick(room) == 0
     [(_, end)] = outbox(room, POLL_END)

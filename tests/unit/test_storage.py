@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage import repo
+from bot.outgoing import Outgoing
+from bot.storage import outbox, repo
 from bot.storage.models import Outbox, Room
+from tests.dbs import database_url
 
 
 def _room(s, matrix_id="!a:example.org") -> Room:
@@ -42,17 +45,22 @@ def test_an_event_is_claimed_once(db):
     assert db.call(lambda s: repo.claim_event(s, "$x", "!a", now)) is False
 
 
+def _say(s, body: str, key: str, now: datetime) -> list[Outbox]:
+    return outbox.queue(s, [Outgoing("!a", {"body": body}, key)], now)
+
+
 def test_outbox_refuses_the_same_message_twice(db):
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    db.call(lambda s: repo.enqueue(s, "!a", {"body": "x"}, now, key="reply:$1"))
+    db.call(lambda s: _say(s, "x", "reply:$1", now))
     with pytest.raises(IntegrityError):
-        db.call(lambda s: repo.enqueue(s, "!a", {"body": "y"}, now, key="reply:$1"))
-    rows = db.call(repo.pending_outbox)
+        db.call(lambda s: _say(s, "y", "reply:$1", now))
+    rows = db.call(outbox.pending)
     assert [r.content for r in rows] == [{"body": "x"}]
-    db.call(lambda s: repo.enqueue(s, "!a", {"body": "z"}, now, key="reply:$2"))
-    rows = db.call(repo.pending_outbox)
-    db.call(lambda s: repo.mark_sent(s, [(rows[0].id, "$sent"), (rows[1].id, "$other")], now))
-    assert db.call(repo.pending_outbox) == []
+    db.call(lambda s: _say(s, "z", "reply:$2", now))
+    rows = db.call(outbox.pending)
+    db.call(lambda s: outbox.mark_sent(s, [(rows[0].id, "$sent"), (rows[1].id, "$other")],
+                                       now))
+    assert db.call(outbox.pending) == []
     assert db.call(lambda s: sorted(s.scalars(select(Outbox.event_id)))) == [
         "$other", "$sent"]
 
@@ -104,13 +112,13 @@ def test_a_claimed_event_and_its_reply_are_one_transaction(db):
 
     def claim_then_fail(s):
         assert repo.claim_event(s, "$e", "!a", now)
-        repo.enqueue(s, "!a", {"body": "reply"}, now, key="reply:$e")
+        _say(s, "reply", "reply:$e", now)
         raise RuntimeError("killed before the commit")
 
     with pytest.raises(RuntimeError):
         db.call(claim_then_fail)
     assert db.call(lambda s: repo.claim_event(s, "$e", "!a", now)) is True
-    assert db.call(repo.pending_outbox) == []
+    assert db.call(outbox.pending) == []
 
 
 def test_the_migrations_build_exactly_the_models(db):
@@ -124,3 +132,51 @@ def test_the_migrations_build_exactly_the_models(db):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 metadata)
     assert diff == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_messages_waiting_at_the_upgrade_keep_who_may_read_them(kind, tmp_path):
+    """Before, the device an answer was for travelled in the message's content and the
+    room's rule was looked up when sending; the upgrade puts both on the waiting rows."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+
+    from bot.storage.db import MIGRATIONS, make_engine, migrate
+
+    mark = "coordbot.deliver_to_device"
+    with database_url(kind, tmp_path) as url:
+        engine = make_engine(url)
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004o")
+            for n, (room, kind_) in enumerate((("!strict", "tfl"), ("!open", "workgroup"))):
+                conn.execute(text(
+                    "INSERT INTO rooms (id, matrix_id, kind, name, language, timezone, "
+                    "reminders, agenda_deadline, set_up_by, set_up_at) VALUES (:id, :m, :k, "
+                    "'R', 'en', 'UTC', '', 0, '@c:x', :at)"),
+                    {"id": n + 1, "m": room, "k": kind_, "at": datetime(2026, 1, 1)})
+            for n, (room, marked, sent) in enumerate((("!strict", True, False),
+                                                      ("!strict", False, False),
+                                                      ("!open", True, False),
+                                                      ("!strict", True, True))):
+                content = {"body": f"m{n}", **({mark: ["@u:x", "PHONE"]} if marked else {})}
+                conn.execute(text(
+                    "INSERT INTO outbox (id, room_id, event_type, content, txn_id, "
+                    "created_at, sent_at, urgent) VALUES (:id, :room, 'm.room.message', "
+                    ":content, :txn, :at, :sent, false)"),
+                    {"id": n + 1, "room": room, "content": json.dumps(content),
+                     "txn": f"t{n}", "at": datetime(2026, 1, 1),
+                     "sent": datetime(2026, 1, 1) if sent else None})
+        migrate(engine, ["tfl"])
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT content, verified_only, reader_user, "
+                                     "reader_device FROM outbox ORDER BY id")).all()
+        engine.dispose()
+    rows = [(json.loads(c) if isinstance(c, str) else c, bool(v), u, d) for c, v, u, d in rows]
+    assert rows[0] == ({"body": "m0"}, True, "@u:x", "PHONE")
+    assert rows[1] == ({"body": "m1"}, True, None, None)
+    assert rows[2] == ({"body": "m2"}, False, None, None)  # any device reads it there
+    assert rows[3][1:] == (False, None, None)  # sent already: left as it was

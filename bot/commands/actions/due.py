@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config
 from bot.i18n import When
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
 from bot.storage.agenda import Action
 from bot.storage.models import Room
@@ -34,7 +35,7 @@ class ActionReminders:
     def next_due(self, s: Session, now: datetime) -> datetime | None:
         return s.scalar(select(func.min(Action.remind_at)).where(*self._pending()))
 
-    def run_due(self, s: Session, now: datetime, poster) -> int:
+    def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
         rows = s.execute(select(Action, Room).join(Room, Room.id == Action.room_id)
                          .where(*self._pending(), Action.remind_at <= now).limit(500)).all()
         for action, room in rows:
@@ -44,8 +45,8 @@ class ActionReminders:
                               day=When(action.due, "date"), text=action.text)])
             reply.add(N_("When it is done: {prefix}action done {id}.", prefix=self.prefix,
                          id=action.short_id))
-            poster.post(s, room.matrix_id, reply, room.language, key=f"action:{action.id}:due",
-                        mentions=(action.owner,), urgent=True)
+            out.append(to_room(room, reply, key=f"action:{action.id}:due",
+                               mentions=(action.owner,), urgent=True))
         if rows:
             log.info("%d action reminder(s) posted", len(rows))
         return len(rows)

@@ -17,6 +17,7 @@ from bot.core.agenda import CALL_BEFORE_DEADLINE, deadline
 from bot.core.reminders import Reminder
 from bot.i18n import When
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing, to_room
 from bot.reply import Reply
 from bot.storage.agenda import AgendaPost
 from bot.storage.meetings import Meeting
@@ -56,7 +57,7 @@ class AgendaDeadlines(BeforeEachOccurrence):
                          skipped=skipped))
 
     def post(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
-             late: bool, poster) -> None:
+             late: bool) -> Outgoing:
         occ = reminder.occurrence
         kind = self.kind(room, reminder.offset)
         prefix = self.config.bot.command_prefixes[0]
@@ -77,6 +78,6 @@ class AgendaDeadlines(BeforeEachOccurrence):
         if late:
             reply.add(N_("This message is late: the bot could not send it at the planned "
                          "time."))
-        poster.post(s, room.matrix_id, reply, room.language,
-                    key=f"agenda:{kind}:M{meeting.id}:{occ.original.isoformat()}"
-                        f":{meeting.sequence}", urgent=True)
+        return to_room(room, reply, urgent=True,
+                       key=f"agenda:{kind}:M{meeting.id}:{occ.original.isoformat()}"
+                           f":{meeting.sequence}")

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.core.reminders import LOOKAHEAD, LOOKBACK, Plan, Reminder, reminder_plan
+from bot.outgoing import Outgoing
 from bot.storage import meetings as store
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
@@ -58,7 +59,7 @@ class BeforeEachOccurrence:
         raise NotImplementedError
 
     def post(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
-             late: bool, poster) -> None:
+             late: bool) -> Outgoing:
         raise NotImplementedError
 
     # ---- the clock ---------------------------------------------------------------------
@@ -92,7 +93,7 @@ class BeforeEachOccurrence:
             return now
         return s.scalar(select(func.min(self.at)).where(Meeting.cancelled.is_(False)))
 
-    def run_due(self, s: Session, now: datetime, poster) -> int:
+    def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
         sent = 0
         for meeting, room, plan in self._plans(s, now):
             for reminder in plan.skip:
@@ -102,7 +103,7 @@ class BeforeEachOccurrence:
                 self.record(s, meeting, room, reminder, now, late=False, skipped=True)
             for reminder, late in plan.send:
                 self.record(s, meeting, room, reminder, now, late=late, skipped=False)
-                self.post(s, meeting, room, reminder, late, poster)
+                out.append(self.post(s, meeting, room, reminder, late))
                 if late:
                     log.info("%s %ss before %s %s (%s) posted late, due %s", self.name,
                              reminder.offset, meeting.short_id, reminder.occurrence.original,

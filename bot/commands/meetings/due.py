@@ -16,6 +16,7 @@ from bot.commands.meetings.texts import reminder_reply
 from bot.config import Config
 from bot.core.durations import DurationError, parse_duration
 from bot.core.reminders import Reminder
+from bot.outgoing import Outgoing, to_room
 from bot.storage.meetings import Meeting, SentReminder
 from bot.storage.models import Room
 
@@ -61,11 +62,11 @@ class MeetingReminders(BeforeEachOccurrence):
                            offset=reminder.offset, sent_at=now, late=late, skipped=skipped))
 
     def post(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
-             late: bool, poster) -> None:
+             late: bool) -> Outgoing:
         original = reminder.occurrence.original
         reply = reminder_reply(s, room, meeting, reminder.occurrence, late=late,
                                prefix=self.config.bot.command_prefixes[0],
                                bot_user=self.config.matrix.user_id, extras=self.extras)
-        poster.post(s, room.matrix_id, reply, room.language,
-                    key=f"reminder:M{meeting.id}:{original.isoformat()}:{reminder.offset}"
-                        f":{meeting.sequence}", urgent=True)
+        return to_room(room, reply, urgent=True,
+                       key=f"reminder:M{meeting.id}:{original.isoformat()}:{reminder.offset}"
+                           f":{meeting.sequence}")

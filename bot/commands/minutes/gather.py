@@ -16,7 +16,8 @@ from bot.commands.minutes.content import (
     VoteEntry,
 )
 from bot.commands.proposals.electorate import RULE_LABELS, electorate_of
-from bot.commands.proposals.flow import CHOICE_LABELS, STATE_LABELS, current_tally, subject
+from bot.commands.proposals.flow import current_tally
+from bot.commands.proposals.texts import CHOICE_LABELS, STATE_LABELS, subject
 from bot.commands.rooms.commands import KIND_LABELS
 from bot.core.attendance import attendance
 from bot.core.recurrence import Occurrence, to_aware

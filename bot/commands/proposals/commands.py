@@ -28,16 +28,13 @@ from bot.commands.proposals.electorate import (
     refusal,
     voter,
 )
-from bot.commands.proposals.flow import (
+from bot.commands.proposals.flow import cast, current_tally, end_poll, settle
+from bot.commands.proposals.texts import (
     CHOICE_LABELS,
+    POLL_START,
     STATE_LABELS,
-    CommandOut,
     Joined,
-    cast,
-    current_tally,
-    end_poll,
     poll_start_content,
-    settle,
     subject,
 )
 from bot.core.consensus import State
@@ -45,6 +42,7 @@ from bot.core.electorate import NoVote, who_may_vote
 from bot.core.guards import check_case_ref, find_personal_data
 from bot.i18n import When
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing
 from bot.reply import Bullets, Reply
 from bot.storage import repo
 from bot.storage.proposals import Proposal, audit, by_number, fix_electorate, listing
@@ -136,8 +134,8 @@ def _create(ctx: Context, *, kind: str, title: str, case_ref: str | None, deadli
           electorate={sv: list(users) for sv, users in e.voters},
           absent=list(e.absent_services), meeting=at[0].short_id if at else None,
           occurrence=at[1].original.isoformat() if at else None)
-    ctx.emit("org.matrix.msc3381.poll.start", poll_start_content(p, room.language, ctx.prefix),
-             ref=p.poll_ref)
+    ctx.out.append(Outgoing(ctx.room_id, poll_start_content(p, room.language, ctx.prefix),
+                            f"proposal-poll:{p.id}", POLL_START, ref=p.poll_ref))
     reply = Reply([N_("Proposal **{id}** is open until {deadline}: {subject}", id=p.short_id,
                       deadline=When(p.deadline.astimezone(ctx.tz)), subject=subject(p)),
                    N_("Rule: {rule}. Vote in the poll below or with {prefix}vote {id} "
@@ -179,8 +177,7 @@ def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     if isinstance(service, NoVote):
         raise CheckFailure(refusal(service, p, named, ctx.prefix,
                                    electorate_of(s, p, room).services))
-    out = CommandOut(ctx)
-    settle(s, p, room, ctx.now, out)  # a proposal past its deadline closes first
+    settle(s, p, room, ctx.now, ctx.out)  # a proposal past its deadline closes first
     if p.state != State.OPEN:
         return closed_reply(p)
     if choice == "object" and not reason:
@@ -189,7 +186,7 @@ def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     if reason:
         refuse_personal_data(reason)
     t = cast(s, p, room, service=service, user=ctx.sender, choice=choice, reason=reason,
-             now=ctx.now, source="command", out=out)
+             now=ctx.now, source="command", out=ctx.out)
     reply = Reply([N_("{service} votes **{choice}** on {id}.", service=service,
                       choice=CHOICE_LABELS[choice], id=p.short_id)])
     if t.state is State.OPEN:
@@ -274,13 +271,12 @@ def withdraw(ctx: Context, proposal: int) -> Reply:
     if ctx.sender != p.proposer and ctx.role < Role.CHAIR:
         raise CheckFailure(N_("Only its proposer or a chair can withdraw {id}.",
                               id=p.short_id))
-    out = CommandOut(ctx)
-    settle(s, p, room, ctx.now, out)
+    settle(s, p, room, ctx.now, ctx.out)
     if p.state != State.OPEN:
         return closed_reply(p)
     p.state, p.withdrawn_at, p.closed_at = State.WITHDRAWN.value, ctx.now, ctx.now
     p.outcome_posted = True
-    end_poll(s, p, room, out)
+    end_poll(s, p, room, ctx.out)
     audit(s, room, "withdrawn", ctx.now, proposal=p, user=ctx.sender,
           service=repo.service_of(s, room, ctx.sender))
     return Reply([N_("{id} is withdrawn: {subject}", id=p.short_id, subject=subject(p))])

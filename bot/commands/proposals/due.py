@@ -10,13 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.commands.proposals.electorate import electorate_of
-from bot.commands.proposals.flow import People, PosterOut, current_tally, end_poll, settle, subject
+from bot.commands.proposals.flow import current_tally, end_poll, settle
+from bot.commands.proposals.texts import People, subject
 from bot.core.consensus import State, reminder_due, services_to_remind
 from bot.core.electorate import who_may_vote
 from bot.i18n import When
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing, to_room
 from bot.reply import Bullets, Reply
 from bot.storage import repo
+from bot.storage.outbox import sent_event_id
 from bot.storage.proposals import Proposal, audit, open_proposals
 
 
@@ -31,7 +34,7 @@ def _unended_polls(s: Session) -> list[tuple[Proposal, str]]:
     """Closed proposals whose poll start has been sent since, but is not ended yet."""
     rows = s.scalars(select(Proposal).where(Proposal.state != State.OPEN.value,
                                             Proposal.poll_ended.is_(False)))
-    return [(p, e) for p in rows if (e := repo.sent_event_id(s, p.poll_ref)) is not None]
+    return [(p, e) for p in rows if (e := sent_event_id(s, p.poll_ref)) is not None]
 
 
 class ProposalDueWork:
@@ -49,21 +52,21 @@ class ProposalDueWork:
             dues.append(now)
         return min(dues) if dues else None
 
-    def run_due(self, s: Session, now: datetime, poster) -> int:
+    def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
         done = 0
         for p in open_proposals(s):
             if now >= p.deadline:  # the room is loaded only for what is due
-                settle(s, p, p.room, now, PosterOut(s, poster, p.room))
+                settle(s, p, p.room, now, out)
                 done += p.state != State.OPEN
             elif (at := _reminder_at(p)) is not None and now >= at:
-                done += remind(s, p, now, PosterOut(s, poster, p.room))
+                done += remind(s, p, now, out)
         for p, _start in _unended_polls(s):
-            end_poll(s, p, p.room, PosterOut(s, poster, p.room))
+            end_poll(s, p, p.room, out)
             done += 1
         return done
 
 
-def remind(s: Session, p: Proposal, now: datetime, out: PosterOut) -> int:
+def remind(s: Session, p: Proposal, now: datetime, out: list[Outgoing]) -> int:
     """Mention the representatives of the services that have not voted; once."""
     room = p.room
     p.reminder_sent_at = now
@@ -80,6 +83,6 @@ def remind(s: Session, p: Proposal, now: datetime, out: PosterOut) -> int:
                                     people=People(tuple(reps.get(sv, ()))))
                                  for sv in missing))],
                   mentions=users)
-    out.notice(reply, key=f"proposal-reminder:{p.id}", urgent=True)
+    out.append(to_room(room, reply, key=f"proposal-reminder:{p.id}", urgent=True))
     audit(s, room, "reminded", now, proposal=p, missing=list(missing))
     return 1

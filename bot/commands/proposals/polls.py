@@ -7,12 +7,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.commands.family import Event
 from bot.commands.proposals.electorate import poll_refusal, voter
-from bot.commands.proposals.flow import POLL_RESPONSE, PosterOut, cast, settle
+from bot.commands.proposals.flow import cast, settle
+from bot.commands.proposals.texts import POLL_RESPONSE
 from bot.core.consensus import State
 from bot.core.electorate import NoVote
 from bot.core.roles import Role, role_from_power
 from bot.i18n import _ as N_
+from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
 from bot.storage import repo
 from bot.storage.models import Outbox
@@ -41,23 +44,24 @@ def _proposal_of_poll(s: Session, room_id: str, start_event_id: str) -> Proposal
     return p if p is not None and p.room.matrix_id == room_id else None
 
 
-def on_poll_response(s: Session, ev, now: datetime, poster, *, prefix: str = "!") -> bool:
-    """A vote from the native poll counts like `!vote`; refusals are told to the voter."""
+def on_poll_response(s: Session, ev: Event, now: datetime, *,
+                     prefix: str = "!") -> list[Outgoing] | None:
+    """A vote from the native poll counts like `!vote`; refusals are told to the voter.
+    None: the event is not an answer to a proposal's poll."""
     if ev.kind != "poll.response":
-        return False
-    content = ev.source.get("content", {})
-    start = (content.get("m.relates_to") or {}).get("event_id")
+        return None
+    start = (ev.content.get("m.relates_to") or {}).get("event_id")
     p = _proposal_of_poll(s, ev.room_id, start) if start else None
-    choice = _answer(content)
+    choice = _answer(ev.content)
     if p is None or choice is None:
-        return False
+        return None
     room = p.room
-    out = PosterOut(s, poster, room)
-    key = f"poll-answer:{ev.event_id}"
+    out: list[Outgoing] = []
 
-    def tell(msg) -> bool:
-        out.notice(Reply([msg], mentions=(ev.sender,)), key=key)
-        return True
+    def tell(msg) -> list[Outgoing]:
+        out.append(to_room(room, Reply([msg], mentions=(ev.sender,)),
+                           key=f"poll-answer:{ev.event_id}"))
+        return out
 
     explicit = repo.explicit_role(s, room, ev.sender)
     role = Role[explicit.upper()] if explicit else role_from_power(ev.power)
@@ -77,4 +81,4 @@ def on_poll_response(s: Session, ev, now: datetime, poster, *, prefix: str = "!"
         tell(N_("{user}, your objection to {id} is counted for {service}. Please give its "
                 "reason with {prefix}vote {id} object <reason>.", user=Mention(ev.sender),
                 id=p.short_id, service=service, prefix=prefix))
-    return True
+    return out

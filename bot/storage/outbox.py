@@ -1,0 +1,64 @@
+"""The outbox: messages written in the transaction of the change they report, sent later.
+
+`queue` is the one way a message gets here (see bot.outgoing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.outgoing import Outgoing
+from bot.storage.models import Outbox, Room
+
+
+def queue(s: Session, messages: Iterable[Outgoing], now: datetime, *,
+          verified_only_kinds: Sequence[str] = ()) -> list[Outbox]:
+    """Write messages to the outbox, deciding who may decrypt each: in rooms of the kinds
+    `verified_only_kinds` only devices their owners cross-signed (and the one device an
+    answer is for).
+
+    A message's key names it: the same message can never be queued twice, and its
+    transaction id derives from the key. Messages queued to one room in one transaction are
+    sent in the order they were queued."""
+    last = s.info.setdefault("outbox_last", {})  # the session lives for one transaction
+    strict: dict[str, bool] = {}
+    rows = []
+    for m in messages:
+        if m.room_id not in strict:
+            strict[m.room_id] = bool(verified_only_kinds) and s.scalar(
+                select(Room.kind).where(Room.matrix_id == m.room_id)) in verified_only_kinds
+        device = m.device if strict[m.room_id] else None
+        row = Outbox(room_id=m.room_id, event_type=m.event_type, content=m.content,
+                     txn_id="cb" + hashlib.sha256(m.key.encode()).hexdigest()[:40],
+                     created_at=now, attachment=m.attachment, ref=m.ref, urgent=m.urgent,
+                     follows=last.get(m.room_id), verified_only=strict[m.room_id],
+                     reader_user=device[0] if device else None,
+                     reader_device=device[1] if device else None)
+        s.add(row)
+        s.flush()
+        last[m.room_id] = row.id
+        rows.append(row)
+    return rows
+
+
+def pending(s: Session, *, after: int = 0, limit: int = 500) -> list[Outbox]:
+    """Messages not sent yet, queued after the message `after`, oldest first."""
+    return list(s.scalars(select(Outbox).where(Outbox.sent_at.is_(None), Outbox.id > after)
+                          .order_by(Outbox.id).limit(limit)))
+
+
+def mark_sent(s: Session, sent: list[tuple[int, str]], now: datetime) -> None:
+    """Mark outbox rows sent, each with the event id the homeserver gave it."""
+    if sent:  # one statement for the batch (an UPDATE by primary key, executed many times)
+        s.execute(update(Outbox), [{"id": outbox_id, "sent_at": now, "event_id": event_id}
+                                   for outbox_id, event_id in sent])
+
+
+def sent_event_id(s: Session, ref: str) -> str | None:
+    return s.scalar(select(Outbox.event_id).where(Outbox.ref == ref,
+                                                  Outbox.event_id.is_not(None)))
