@@ -160,8 +160,7 @@ class OutboxSender:
             raise
 
     async def _mark_rows(self, batch: list[tuple[Outbox, str]]) -> None:
-        await self.db.run(lambda s: store.mark_sent(s, [(r.id, e) for r, e in batch],
-                                                    self.clock()))
+        await self.db.run(lambda s: store.mark_sent(s, batch, self.clock()))
         for row, _ in batch:
             self._known.discard(row.id)  # no longer pending: no read returns it
         self.on_marked([row for row, _ in batch])

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.outgoing import Outgoing
 from bot.storage.models import Outbox, Room
+from bot.storage.proposals import poll_sent
 
 
 def queue(s: Session, messages: Iterable[Outgoing], now: datetime, *,
@@ -52,13 +53,13 @@ def pending(s: Session, *, after: int = 0, limit: int = 500) -> list[Outbox]:
                           .order_by(Outbox.id).limit(limit)))
 
 
-def mark_sent(s: Session, sent: list[tuple[int, str]], now: datetime) -> None:
-    """Mark outbox rows sent, each with the event id the homeserver gave it."""
+def mark_sent(s: Session, sent: Sequence[tuple[Outbox, str]], now: datetime) -> None:
+    """Mark outbox rows sent, each with the event id the homeserver gave it ("" for one it
+    refused for good); a message others need the event id of (a poll's start) leaves it
+    with them, as sent messages are forgotten after a while."""
     if sent:  # one statement for the batch (an UPDATE by primary key, executed many times)
-        s.execute(update(Outbox), [{"id": outbox_id, "sent_at": now, "event_id": event_id}
-                                   for outbox_id, event_id in sent])
-
-
-def sent_event_id(s: Session, ref: str) -> str | None:
-    return s.scalar(select(Outbox.event_id).where(Outbox.ref == ref,
-                                                  Outbox.event_id.is_not(None)))
+        s.execute(update(Outbox), [{"id": row.id, "sent_at": now, "event_id": event_id}
+                                   for row, event_id in sent])
+    for row, event_id in sent:
+        if row.ref is not None:
+            poll_sent(s, row.ref, event_id)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -21,6 +22,7 @@ from bot.core.electorate import Electorate
 from bot.storage.models import Base, Room, UTCDateTime
 
 KINDS = ("plain", "jib-insert", "jib-remove")
+POLL_REF = "poll:"
 
 
 class Proposal(Base):
@@ -52,6 +54,9 @@ class Proposal(Base):
     # when its electorate (`electors`) was fixed; None for a proposal closed before
     # electorates were kept, whose votes are read against the room's services
     electorate_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the event that started the native poll, once sent ("" if the homeserver refused it);
+    # an answer in the poll names it
+    poll_event_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
     room: Mapped[Room] = relationship()
     votes: Mapped[list[VoteRecord]] = relationship(
@@ -65,7 +70,8 @@ class Proposal(Base):
 
     @property
     def poll_ref(self) -> str:
-        return f"poll:{self.id}"
+        """What its poll's start is about, in the outbox (see poll_sent)."""
+        return f"{POLL_REF}{self.id}"
 
 
 class VoteRecord(Base):
@@ -159,6 +165,24 @@ def electorate(p: Proposal) -> Electorate | None:
         (voters if row.voting else absent).setdefault(row.service, []).append(row.user_id)
     return Electorate(tuple((s, tuple(u)) for s, u in voters.items()),
                       tuple((s, tuple(u)) for s, u in absent.items()))
+def poll_sent(s: Session, ref: str, event_id: str) -> None:
+    """A message was sent: if it started a proposal's poll, keep its event id."""
+    if ref.startswith(POLL_REF) and ref[len(POLL_REF):].isdigit():
+        s.execute(update(Proposal).where(Proposal.id == int(ref[len(POLL_REF):]))
+                  .values(poll_event_id=event_id))
+
+
+def by_poll(s: Session, room_matrix_id: str, start_event_id: str) -> Proposal | None:
+    """The proposal of this room whose poll started with that event."""
+    return s.scalar(select(Proposal).join(Room, Room.id == Proposal.room_id).where(
+        Proposal.poll_event_id == start_event_id, Room.matrix_id == room_matrix_id))
+
+
+def unended_polls(s: Session) -> list[Proposal]:
+    """Closed proposals whose poll start has been sent since, but is not ended yet."""
+    return list(s.scalars(select(Proposal).where(
+        Proposal.state != "open", Proposal.poll_ended.is_(False),
+        Proposal.poll_event_id.is_not(None))))
 
 
 def next_seq(proposal: Proposal) -> int:

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from bot.commands.family import Event
 from bot.commands.proposals.due import ProposalDueWork
 from bot.commands.proposals.polls import on_poll_response
+from bot.retention import purge
 from bot.storage.models import Outbox
-from bot.storage.outbox import queue
+from bot.storage.outbox import mark_sent, queue
 from bot.storage.proposals import AuditEntry, Proposal, VoteRecord
 
 CHAIR, COORD, ALICE, BOB, OBS = (f"@{n}:example.org" for n in
@@ -44,10 +45,9 @@ def deliver(chat, said=None):
     ids = []
 
     def store(s):
-        for row in queue(s, emitted(chat) if said is None else said, chat.now):
-            row.event_id = f"$sent{row.id}"
-            row.sent_at = chat.now
-            ids.append((row.event_type, row.event_id, row.content))
+        rows = queue(s, emitted(chat) if said is None else said, chat.now)
+        mark_sent(s, [(row, f"$sent{row.id}") for row in rows], chat.now)
+        ids.extend((row.event_type, f"$sent{row.id}", row.content) for row in rows)
     chat.db.call(store)
     return ids
 
@@ -349,3 +349,18 @@ def test_a_poll_sent_after_its_proposal_closed_is_ended_by_the_clock(room):
     assert tick(room) == 1 and tick(room) == 0
     [(_, end)] = outbox(room, POLL_END)
     assert end["m.relates_to"]["event_id"] == start_id and "adopted" in end["body"]
+
+
+def test_a_long_poll_still_counts_and_ends_after_sent_messages_are_purged(room):
+    """The bot forgets sent messages after a week; a poll open longer still knows its
+    start: answers in it count, and it is ended at the deadline."""
+    room.send(ALICE, "!propose Look again in two weeks --deadline 14d")
+    [(_, start_id, _)] = deliver(room)
+    room.now += timedelta(days=8)
+    assert room.db.call(lambda s: purge(s, room.config, room.now)).sent_messages == 1
+    assert poll_answer(room, start_id, BOB, "agree")
+    assert "OCAM: agree" in room.send(BOB, "!proposal P1")
+    room.now += timedelta(days=7)
+    tick(room)
+    [(_, end)] = outbox(room, POLL_END)
+    assert end["m.relates_to"]["event_id"] == start_id

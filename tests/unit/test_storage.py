@@ -58,8 +58,7 @@ def test_outbox_refuses_the_same_message_twice(db):
     assert [r.content for r in rows] == [{"body": "x"}]
     db.call(lambda s: _say(s, "z", "reply:$2", now))
     rows = db.call(outbox.pending)
-    db.call(lambda s: outbox.mark_sent(s, [(rows[0].id, "$sent"), (rows[1].id, "$other")],
-                                       now))
+    db.call(lambda s: outbox.mark_sent(s, [(rows[0], "$sent"), (rows[1], "$other")], now))
     assert db.call(outbox.pending) == []
     assert db.call(lambda s: sorted(s.scalars(select(Outbox.event_id)))) == [
         "$other", "$sent"]
@@ -135,9 +134,11 @@ def test_the_migrations_build_exactly_the_models(db):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_messages_waiting_at_the_upgrade_keep_who_may_read_them(kind, tmp_path):
-    """Before, the device an answer was for travelled in the message's content and the
-    room's rule was looked up when sending; the upgrade puts both on the waiting rows."""
+def test_what_was_looked_up_in_the_outbox_moves_where_it_belongs_at_the_upgrade(kind,
+                                                                                 tmp_path):
+    """Before, the device an answer was for travelled in the message's content, the room's
+    rule was looked up when sending, and a poll's start was found in the outbox; the upgrade
+    puts the first two on the waiting rows and the last on the proposal."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from sqlalchemy import text
@@ -170,11 +171,22 @@ def test_messages_waiting_at_the_upgrade_keep_who_may_read_them(kind, tmp_path):
                     {"id": n + 1, "room": room, "content": json.dumps(content),
                      "txn": f"t{n}", "at": datetime(2026, 1, 1),
                      "sent": datetime(2026, 1, 1) if sent else None})
+            conn.execute(text(
+                "INSERT INTO proposals (id, room_id, number, kind, title, rule, proposer, "
+                "created_at, deadline, state, outcome_posted, poll_ended) VALUES (7, 1, 1, "
+                "'plain', 'T', 'unanimity', '@c:x', :at, :at, 'open', false, false)"),
+                {"at": datetime(2026, 1, 1)})
+            conn.execute(text(
+                "INSERT INTO outbox (id, room_id, event_type, content, txn_id, created_at, "
+                "sent_at, event_id, ref, urgent) VALUES (9, '!strict', 'poll', '{}', 'tp', "
+                ":at, :at, '$start', 'poll:7', false)"), {"at": datetime(2026, 1, 1)})
         migrate(engine, ["tfl"])
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT content, verified_only, reader_user, "
-                                     "reader_device FROM outbox ORDER BY id")).all()
+                                     "reader_device FROM outbox WHERE id < 9 ORDER BY id")).all()
+            poll = conn.execute(text("SELECT poll_event_id FROM proposals")).scalar()
         engine.dispose()
+    assert poll == "$start"
     rows = [(json.loads(c) if isinstance(c, str) else c, bool(v), u, d) for c, v, u, d in rows]
     assert rows[0] == ({"body": "m0"}, True, "@u:x", "PHONE")
     assert rows[1] == ({"body": "m1"}, True, None, None)

@@ -6,9 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from bot.commands.proposals.electorate import electorate_of
 from bot.commands.proposals.flow import current_tally, end_poll, settle
 from bot.commands.proposals.texts import People, subject
@@ -19,8 +16,8 @@ from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Bullets, Reply
 from bot.storage import repo
-from bot.storage.outbox import sent_event_id
-from bot.storage.proposals import Proposal, audit, open_proposals
+from bot.storage.db import Session
+from bot.storage.proposals import Proposal, audit, open_proposals, unended_polls
 
 
 def _reminder_at(p: Proposal) -> datetime | None:
@@ -28,13 +25,6 @@ def _reminder_at(p: Proposal) -> datetime | None:
     if p.reminder_sent_at is not None:
         return None
     return reminder_due(p.deadline, p.created_at)
-
-
-def _unended_polls(s: Session) -> list[tuple[Proposal, str]]:
-    """Closed proposals whose poll start has been sent since, but is not ended yet."""
-    rows = s.scalars(select(Proposal).where(Proposal.state != State.OPEN.value,
-                                            Proposal.poll_ended.is_(False)))
-    return [(p, e) for p in rows if (e := sent_event_id(s, p.poll_ref)) is not None]
 
 
 class ProposalDueWork:
@@ -48,7 +38,7 @@ class ProposalDueWork:
             dues.append(p.deadline)
             if (at := _reminder_at(p)) is not None and at < p.deadline:
                 dues.append(at)
-        if _unended_polls(s):
+        if unended_polls(s):
             dues.append(now)
         return min(dues) if dues else None
 
@@ -60,7 +50,7 @@ class ProposalDueWork:
                 done += p.state != State.OPEN
             elif (at := _reminder_at(p)) is not None and now >= at:
                 done += remind(s, p, now, out)
-        for p, _start in _unended_polls(s):
+        for p in unended_polls(s):
             end_poll(s, p, p.room, out)
             done += 1
         return done

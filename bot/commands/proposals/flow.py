@@ -16,7 +16,6 @@ from bot.commands.proposals.texts import POLL_END, outcome_reply, poll_end_conte
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
 from bot.outgoing import Outgoing, to_room
 from bot.storage.models import Room
-from bot.storage.outbox import sent_event_id
 from bot.storage.proposals import Proposal, VoteRecord, audit, next_seq
 
 
@@ -46,7 +45,7 @@ def settle(s: Session, p: Proposal, room: Room, now: datetime, out: list[Outgoin
 
 def end_poll(s: Session, p: Proposal, room: Room, out: list[Outgoing]) -> None:
     """End the native poll; if it was not sent yet, due work ends it once it is."""
-    start = sent_event_id(s, p.poll_ref)
+    start = p.poll_event_id
     if start is None:
         return
     if start:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from bot.commands.family import Event
 from bot.commands.proposals.electorate import poll_refusal, voter
 from bot.commands.proposals.flow import cast, settle
@@ -18,8 +15,8 @@ from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
 from bot.storage import repo
-from bot.storage.models import Outbox
-from bot.storage.proposals import Proposal
+from bot.storage.db import Session
+from bot.storage.proposals import by_poll
 
 
 def _answer(content: dict) -> str | None:
@@ -33,17 +30,6 @@ def _answer(content: dict) -> str | None:
     return first if first in ("agree", "object", "abstain") else None
 
 
-def _proposal_of_poll(s: Session, room_id: str, start_event_id: str) -> Proposal | None:
-    """The proposal of this room whose poll started with that event."""
-    ref = s.scalar(select(Outbox.ref).where(Outbox.event_id == start_event_id,
-                                            Outbox.room_id == room_id))
-    number = ref.removeprefix("poll:") if ref else ""
-    if number == ref or not number.isdigit():
-        return None
-    p = s.get(Proposal, int(number))
-    return p if p is not None and p.room.matrix_id == room_id else None
-
-
 def on_poll_response(s: Session, ev: Event, now: datetime, *,
                      prefix: str = "!") -> list[Outgoing] | None:
     """A vote from the native poll counts like `!vote`; refusals are told to the voter.
@@ -51,7 +37,7 @@ def on_poll_response(s: Session, ev: Event, now: datetime, *,
     if ev.kind != "poll.response":
         return None
     start = (ev.content.get("m.relates_to") or {}).get("event_id")
-    p = _proposal_of_poll(s, ev.room_id, start) if start else None
+    p = by_poll(s, ev.room_id, start) if start else None
     choice = _answer(ev.content)
     if p is None or choice is None:
         return None
