@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.i18n import _ as N_
 from bot.matrix.events import RoomEvent
 from bot.reply import Mention, Reply
-from bot.storage import repo
+from bot.storage import rooms
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def requires_verified(config: Config, s: Session, room_id: str) -> bool:
     kinds = config.bot.require_cross_signed_devices
     if not kinds:
         return False
-    room = repo.get_room(s, room_id)
+    room = rooms.get_room(s, room_id)
     return room is not None and room.kind in kinds
 
 
@@ -40,4 +40,4 @@ def response_refusal(config: Config, s: Session, ev: RoomEvent) -> tuple[Reply, 
                       "its owner (cross-signing), and in this room only verified devices may "
                       "act. Verify this session in your client and try again.",
                       user=Mention(ev.sender))], mentions=(ev.sender,))
-    return reply, repo.get_room(s, ev.room_id).language
+    return reply, rooms.get_room(s, ev.room_id).language

@@ -24,7 +24,7 @@ from bot.ops import Metrics
 from bot.outgoing import notice
 from bot.reply import Mention, Reply
 from bot.scheduling import Queue
-from bot.storage import repo
+from bot.storage import progress, rooms
 from bot.storage.db import Database, Session
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,10 @@ class Intake:
         self.clock = clock
 
     async def sync_token(self) -> str | None:
-        return await self.db.run(lambda s: repo.get_state(s, SYNC_TOKEN))
+        return await self.db.run(lambda s: progress.get_state(s, SYNC_TOKEN))
 
     async def synced(self, token: str) -> None:
-        await self.db.run(lambda s: repo.set_state(s, SYNC_TOKEN, token))
+        await self.db.run(lambda s: progress.set_state(s, SYNC_TOKEN, token))
 
     async def events(self, batch: Sequence[RoomEvent]) -> None:
         """One sync's events in order; one that fails is logged and the others go on, unless
@@ -80,7 +80,7 @@ class Intake:
                        device_verified=ev.device_verified)
 
         def work(s: Session) -> tuple[list[Any], bool]:
-            if not repo.claim_event(s, inc.event_id, inc.room_id, now):
+            if not progress.claim_event(s, inc.event_id, inc.room_id, now):
                 return [], False
             if too_old:
                 log.info("not answering %s in %s: sent %s, older than the catch-up window",
@@ -101,7 +101,7 @@ class Intake:
                       kind=ev.kind, power=ev.power, content=ev.source.get("content", {}))
 
         def work(s: Session) -> tuple[list[Any], bool]:
-            if not repo.claim_event(s, ev.event_id, ev.room_id, now):
+            if not progress.claim_event(s, ev.event_id, ev.room_id, now):
                 return [], False
             refusal = response_refusal(self.config, s, ev)
             if refusal is not None:
@@ -122,9 +122,9 @@ class Intake:
 
         def note(s: Session) -> list[Any]:
             now = self.clock()
-            if not repo.claim_event(s, event_id, room_id, now):
+            if not progress.claim_event(s, event_id, room_id, now):
                 return []
-            room = repo.get_room(s, room_id)
+            room = rooms.get_room(s, room_id)
             reply = Reply([N_("{user}, I could not decrypt your message: my device did not "
                               "receive its key. Please send it again.", user=Mention(sender))])
             language = room.language if room else self.config.bot.language

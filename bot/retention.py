@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.outgoing import Outgoing
-from bot.storage import repo
+from bot.storage import progress
 from bot.storage.models import Outbox, ProcessedEvent
 from bot.storage.proposals import AuditEntry, Proposal
 
@@ -80,7 +80,7 @@ class DailyPurge:
         self.config = config
 
     def next_due(self, s: Session, now: datetime) -> datetime | None:
-        last = repo.get_state(s, LAST_RUN)
+        last = progress.get_state(s, LAST_RUN)
         return now if last is None else datetime.fromisoformat(last) + DAILY
 
     def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
@@ -88,6 +88,6 @@ class DailyPurge:
         if due is None or due > now:
             return 0
         result = purge(s, self.config, now)
-        repo.set_state(s, LAST_RUN, now.isoformat())
+        progress.set_state(s, LAST_RUN, now.isoformat())
         log.info("retention applied: %s", "; ".join(result.lines()))
         return 0  # nothing to send

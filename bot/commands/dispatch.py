@@ -33,7 +33,7 @@ from bot.core.roles import role_from_power
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, file, notice
 from bot.reply import Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.db import writes_since
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Dispatcher:
                      inc.room_id, inc.sender, len(inc.members))
             return None
         prefix, rest = inc.prefix, inc.text
-        room = repo.get_room(s, inc.room_id)
+        room = rooms.get_room(s, inc.room_id)
         language = room.language if room else self.config.bot.language
         verdict = self.rate.check(inc.sender)
         if verdict == "drop":
@@ -175,7 +175,7 @@ class Dispatcher:
         cmd, args = found
         if cmd.needs_setup and room is None:
             return None
-        explicit = repo.explicit_role(s, room, inc.sender) if room else None
+        explicit = rooms.explicit_role(s, room, inc.sender) if room else None
         role = Role[explicit.upper()] if explicit else role_from_power(inc.power)
         ctx = Context(config=self.config, session=s, room_id=inc.room_id, room=room,
                       sender=inc.sender, role=role, power=inc.power,

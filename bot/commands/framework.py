@@ -19,7 +19,7 @@ from bot.core.roles import Role
 from bot.i18n import Msg, translate
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing
-from bot.storage.repo import forget_services
+from bot.storage.rooms import forget_services
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bot.core.electorate import open_electorate
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.agenda import Action, AgendaItem
 from bot.storage.db import MIGRATIONS, Database
 from bot.storage.meetings import Meeting
@@ -165,7 +165,7 @@ def test_the_migration_gives_open_proposals_the_rooms_services(url):
     database.migrate()
 
     def after(s):
-        room = repo.get_room(s, "!a:example.org")
+        room = rooms.get_room(s, "!a:example.org")
         open_, closed = (s.query(Proposal).filter_by(room_id=room.id, number=n).one()
                          for n in (1, 2))
         return electorate(open_), electorate(closed)

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.storage import repo
+from bot.storage import progress
 from bot.storage.db import Database
 from bot.storage.lease import Fenced, Lease
 from tests.dbs import database_url
@@ -43,16 +43,16 @@ def test_an_instance_that_lost_the_lock_writes_nothing_more(url):
     db_a, db_b = Database(url, fence=a), Database(url, fence=b)
     take(a)
     assert not b.try_take()  # a standby waits
-    db_a.call(lambda s: repo.set_state(s, "k", "from a"))
+    db_a.call(lambda s: progress.set_state(s, "k", "from a"))
 
     cut(url, a.backend())  # a has not noticed yet: its other connections still work
     take(b)
     with pytest.raises(Fenced, match="another instance took over"):
-        db_a.call(lambda s: repo.set_state(s, "k", "from a, too late"))
+        db_a.call(lambda s: progress.set_state(s, "k", "from a, too late"))
     with pytest.raises(Fenced):  # and from then on, without asking the database
-        db_a.call(lambda s: repo.get_state(s, "k"))
-    db_b.call(lambda s: repo.set_state(s, "other", "from b"))
-    assert db_b.call(lambda s: repo.get_state(s, "k")) == "from a"
+        db_a.call(lambda s: progress.get_state(s, "k"))
+    db_b.call(lambda s: progress.set_state(s, "other", "from b"))
+    assert db_b.call(lambda s: progress.get_state(s, "k")) == "from a"
     for thing in (a, b, db_a, db_b):
         (thing.dispose if isinstance(thing, Lease) else thing.close)()
 
@@ -66,7 +66,7 @@ def test_the_new_holder_waits_for_the_old_holders_last_transaction(url):
     started, finish = threading.Event(), threading.Event()
 
     def long_write(s):
-        repo.set_state(s, "k", "a's last write")
+        progress.set_state(s, "k", "a's last write")
         started.set()
         finish.wait(10)
 
@@ -83,7 +83,7 @@ def test_the_new_holder_waits_for_the_old_holders_last_transaction(url):
     taken.join(10)
     assert not taken.is_alive() and b.epoch == 2
     db_b = Database(url, fence=b)
-    assert db_b.call(lambda s: repo.get_state(s, "k")) == "a's last write"
+    assert db_b.call(lambda s: progress.get_state(s, "k")) == "a's last write"
     for thing in (a, b):
         thing.dispose()
     db_a.close()

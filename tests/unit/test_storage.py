@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.outgoing import Outgoing
-from bot.storage import outbox, repo
+from bot.storage import outbox, progress, rooms
 from bot.storage.models import Outbox, Room
 from tests.dbs import database_url
 
@@ -34,15 +34,15 @@ def test_migrations_create_the_schema_and_run_twice(db):
 def test_short_ids_are_per_room_and_sequential(db):
     def run(s):
         a, b = _room(s), _room(s, "!b:example.org")
-        return [repo.next_number(s, a, "M"), repo.next_number(s, a, "M"),
-                repo.next_number(s, b, "M"), repo.next_number(s, a, "P")]
+        return [rooms.next_number(s, a, "M"), rooms.next_number(s, a, "M"),
+                rooms.next_number(s, b, "M"), rooms.next_number(s, a, "P")]
     assert db.call(run) == [1, 2, 1, 1]
 
 
 def test_an_event_is_claimed_once(db):
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    assert db.call(lambda s: repo.claim_event(s, "$x", "!a", now)) is True
-    assert db.call(lambda s: repo.claim_event(s, "$x", "!a", now)) is False
+    assert db.call(lambda s: progress.claim_event(s, "$x", "!a", now)) is True
+    assert db.call(lambda s: progress.claim_event(s, "$x", "!a", now)) is False
 
 
 def _say(s, body: str, key: str, now: datetime) -> list[Outbox]:
@@ -80,15 +80,15 @@ def test_datetimes_come_back_aware_in_utc(db):
 def test_roles_services_and_state(db):
     def run(s):
         room = _room(s)
-        repo.set_role(s, room, "@u:example.org", "coordinator")
-        repo.set_role(s, room, "@u:example.org", "observer")
-        repo.set_service(s, room, "@u:example.org", "Police")
-        repo.set_service(s, room, "@v:example.org", "OCAM")
-        repo.set_service(s, room, "@w:example.org", "Police")
-        repo.set_state(s, "sync_token", "s1")
-        repo.set_state(s, "sync_token", "s2")
-        return (repo.explicit_role(s, room, "@u:example.org"), repo.services(s, room),
-                repo.get_state(s, "sync_token"))
+        rooms.set_role(s, room, "@u:example.org", "coordinator")
+        rooms.set_role(s, room, "@u:example.org", "observer")
+        rooms.set_service(s, room, "@u:example.org", "Police")
+        rooms.set_service(s, room, "@v:example.org", "OCAM")
+        rooms.set_service(s, room, "@w:example.org", "Police")
+        progress.set_state(s, "sync_token", "s1")
+        progress.set_state(s, "sync_token", "s2")
+        return (rooms.explicit_role(s, room, "@u:example.org"), rooms.services(s, room),
+                progress.get_state(s, "sync_token"))
     role, services, token = db.call(run)
     assert role == "observer"
     assert services == {"OCAM": ["@v:example.org"],
@@ -110,13 +110,13 @@ def test_a_claimed_event_and_its_reply_are_one_transaction(db):
     now = datetime(2026, 11, 25, tzinfo=UTC)
 
     def claim_then_fail(s):
-        assert repo.claim_event(s, "$e", "!a", now)
+        assert progress.claim_event(s, "$e", "!a", now)
         _say(s, "reply", "reply:$e", now)
         raise RuntimeError("killed before the commit")
 
     with pytest.raises(RuntimeError):
         db.call(claim_then_fail)
-    assert db.call(lambda s: repo.claim_event(s, "$e", "!a", now)) is True
+    assert db.call(lambda s: progress.claim_event(s, "$e", "!a", now)) is True
     assert db.call(outbox.pending) == []
 
 

@@ -12,7 +12,7 @@ from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
 from bot.storage import agenda as store
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.agenda import Action
 
 REMIND_AT = time(9, 0)  # local time on the due date
@@ -43,7 +43,7 @@ def add(ctx: Context, owner: str, text: str, due: date | None) -> Reply:
         remind_at = to_aware(datetime.combine(due, REMIND_AT), ctx.room.timezone)
         if remind_at <= ctx.now:
             remind_at = None  # due today and this message already tells the owner
-    action = Action(room_id=ctx.room.id, number=repo.next_number(ctx.session, ctx.room, "T"),
+    action = Action(room_id=ctx.room.id, number=rooms.next_number(ctx.session, ctx.room, "T"),
                     owner=owner, text=text, due=due, remind_at=remind_at, created_by=ctx.sender,
                     created_at=ctx.now, done=False)
     ctx.session.add(action)

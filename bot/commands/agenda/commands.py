@@ -28,7 +28,7 @@ from bot.i18n import _ as N_
 from bot.reply import Reply
 from bot.storage import agenda as store
 from bot.storage import meetings as meeting_store
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.agenda import AgendaItem
 from bot.storage.meetings import Meeting
 
@@ -119,7 +119,7 @@ def add(ctx: Context, title: str, meeting: int | None, date: date | None,
         raise UserError(N_("{user} is not a member of this room.", user=presenter),
                         show_usage=False)
     items = store.items_of(ctx.session, row.id, occ.original)
-    item = AgendaItem(room_id=ctx.room.id, number=repo.next_number(ctx.session, ctx.room, "A"),
+    item = AgendaItem(room_id=ctx.room.id, number=rooms.next_number(ctx.session, ctx.room, "A"),
                       meeting_id=row.id, original=occ.original, position=len(items) + 1,
                       title=title, presenter=presenter, minutes=minutes, author=ctx.sender,
                       created_at=ctx.now, late=verdict is Admission.LATE, done=False,

@@ -19,7 +19,7 @@ from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Mention, Reply
 from bot.storage import meetings as store
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.proposals import audit
@@ -112,9 +112,9 @@ def _mark(ctx: Context, number: int, users: tuple[str, ...], on: date | None,
     occurrences.mark(s, meeting.id, occ.original, users, here, ctx.sender, ctx.now)
     s.flush()
     audit(s, room, "marked-present" if here else "marked-absent", ctx.now, user=ctx.sender,
-          service=repo.service_of(s, room, ctx.sender), meeting=meeting.short_id,
+          service=rooms.service_of(s, room, ctx.sender), meeting=meeting.short_id,
           occurrence=occ.original.isoformat(), users=list(users))
-    roster = repo.services(s, room)
+    roster = rooms.services(s, room)
     services = present_services(roster, occurrences.marks(s, meeting.id, occ.original),
                                 store.rsvps(s, meeting, occ.original))
     people = Joined(tuple(Mention(u) for u in users))

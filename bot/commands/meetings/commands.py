@@ -34,7 +34,7 @@ from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
 from bot.storage import agenda as agenda_store
 from bot.storage import meetings as store
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.meetings import Meeting, OccurrenceChange
 
 DEFAULT_DURATION = timedelta(hours=1)
@@ -126,7 +126,7 @@ def add(ctx: Context, day: date, at: time, title: str, duration: timedelta | Non
         validate_new_series(series, ctx.now)
     except RecurrenceError as err:
         raise UserError(recurrence_message(err, ctx.prefix)) from None
-    number = repo.next_number(ctx.session, room, "M")
+    number = rooms.next_number(ctx.session, room, "M")
     meeting = Meeting(room_id=room.id, number=number, title=title, start=series.start,
                       tz=series.tz, duration=int(series.duration.total_seconds()), place=place,
                       rule=series.rule, sequence=0, uid=f"{uuid.uuid4()}@coordbot",

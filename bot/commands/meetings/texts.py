@@ -17,7 +17,7 @@ from bot.i18n import Msg, When, render
 from bot.i18n import _ as N_
 from bot.reply import Attachment, Bullets, Mention, Reply
 from bot.storage import meetings as store
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 
@@ -107,7 +107,7 @@ def attendance_blocks(s: Session, room: Room, meeting: Meeting, occ: Occurrence,
     """The RSVPs per service, with who was marked present or absent beside them."""
     answers = store.rsvps(s, meeting, occ.original)
     marks = occurrences.marks(s, meeting.id, occ.original)
-    services = repo.services(s, room)
+    services = rooms.services(s, room)
 
     def person(user: str) -> Msg:
         label = ANSWERS.get(answers.get(user, ""), N_("no answer"))

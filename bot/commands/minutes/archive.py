@@ -15,7 +15,7 @@ from bot.commands.minutes.commands import document, minutes_of
 from bot.config import Config
 from bot.i18n import render
 from bot.reply import Attachment
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.db import Database, Session
 from bot.storage.meetings import get_meeting
 
@@ -26,7 +26,7 @@ class Refused(Exception):
 
 def _document(s: Session, room_id: str, meeting: str, on: date | None,
               now: datetime) -> Attachment:
-    room = repo.get_room(s, room_id)
+    room = rooms.get_room(s, room_id)
     if room is None:
         raise Refused(f"no room {room_id} is set up with the bot")
     found = re.fullmatch(r"[Mm]?(\d{1,9})", meeting.strip())

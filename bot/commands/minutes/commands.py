@@ -16,7 +16,7 @@ from bot.core.recurrence import Occurrence
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Attachment, Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
@@ -49,6 +49,6 @@ def minutes(ctx: Context, meeting: int, date: date | None) -> Reply:
     reply = summary(m)
     reply.attachment = document(m, ctx.room.language)
     audit(ctx.session, ctx.room, "minutes", ctx.now, user=ctx.sender,
-          service=repo.service_of(ctx.session, ctx.room, ctx.sender), meeting=row.short_id,
+          service=rooms.service_of(ctx.session, ctx.room, ctx.sender), meeting=row.short_id,
           occurrence=occ.original.isoformat())
     return reply

@@ -23,7 +23,7 @@ from bot.core.attendance import attendance
 from bot.core.recurrence import Occurrence, to_aware
 from bot.storage import agenda as agenda_store
 from bot.storage import meetings as meeting_store
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
@@ -31,7 +31,7 @@ from bot.storage.proposals import Proposal
 
 
 def gather(s: Session, room: Room, meeting: Meeting, occ: Occurrence, now: datetime) -> Minutes:
-    roster = repo.services(s, room)
+    roster = rooms.services(s, room)
     marks = occurrences.marks(s, meeting.id, occ.original)
     seen = attendance(roster, marks, meeting_store.rsvps(s, meeting, occ.original))
     represented = {u for users in roster.values() for u in users}

@@ -44,7 +44,7 @@ from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing
 from bot.reply import Bullets, Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.proposals import Proposal, audit, by_number, fix_electorate, listing
 
 DEFAULT_DEADLINE = timedelta(days=5)
@@ -120,7 +120,7 @@ def _create(ctx: Context, *, kind: str, title: str, case_ref: str | None, deadli
             rule: str, meeting: int | None, on: date | None) -> Reply:
     s, room = ctx.session, ctx.room
     e, at = opening(ctx, rule, meeting, on)
-    p = Proposal(room_id=room.id, number=repo.next_number(s, room, "P"), kind=kind,
+    p = Proposal(room_id=room.id, number=rooms.next_number(s, room, "P"), kind=kind,
                  title=title, case_ref=case_ref, rule=rule, proposer=ctx.sender,
                  created_at=ctx.now, deadline=ctx.now + deadline, state=State.OPEN.value,
                  outcome_posted=False, poll_ended=False,
@@ -129,7 +129,7 @@ def _create(ctx: Context, *, kind: str, title: str, case_ref: str | None, deadli
     s.add(p)
     s.flush()
     audit(s, room, "proposed", ctx.now, proposal=p, user=ctx.sender,
-          service=repo.service_of(s, room, ctx.sender), kind=kind, title=title,
+          service=rooms.service_of(s, room, ctx.sender), kind=kind, title=title,
           case_ref=case_ref, rule=rule, deadline=p.deadline.isoformat(),
           electorate={sv: list(users) for sv, users in e.voters},
           absent=list(e.absent_services), meeting=at[0].short_id if at else None,
@@ -201,7 +201,7 @@ def show(ctx: Context, proposal: int) -> Reply:
     p = _find(ctx, proposal)
     t = current_tally(s, p, room, ctx.now)
     e = electorate_of(s, p, room)
-    reps = who_may_vote(e, repo.services(s, room))
+    reps = who_may_vote(e, rooms.services(s, room))
     reply = Reply([N_("**{id}** — {subject}", id=p.short_id, subject=subject(p))])
     facts = [N_("State: {state}", state=STATE_LABELS[p.state]),
              N_("Rule: {rule}", rule=RULE_LABELS[p.rule]),
@@ -278,6 +278,6 @@ def withdraw(ctx: Context, proposal: int) -> Reply:
     p.outcome_posted = True
     end_poll(s, p, room, ctx.out)
     audit(s, room, "withdrawn", ctx.now, proposal=p, user=ctx.sender,
-          service=repo.service_of(s, room, ctx.sender))
+          service=rooms.service_of(s, room, ctx.sender))
     return Reply([N_("{id} is withdrawn: {subject}", id=p.short_id, subject=subject(p))])
 

@@ -15,7 +15,7 @@ from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Bullets, Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.db import Session
 from bot.storage.proposals import Proposal, audit, open_proposals, unended_polls
 
@@ -63,7 +63,7 @@ def remind(s: Session, p: Proposal, now: datetime, out: list[Outgoing]) -> int:
     missing = services_to_remind(current_tally(s, p, room, now))
     if not missing:
         return 0
-    reps = who_may_vote(electorate_of(s, p, room), repo.services(s, room))
+    reps = who_may_vote(electorate_of(s, p, room), rooms.services(s, room))
     users = tuple(u for sv in missing for u in reps.get(sv, ()))
     reply = Reply([N_("Reminder: **{id}** closes {when}: {subject}", id=p.short_id,
                       when=When(p.deadline.astimezone(ZoneInfo(room.timezone))),

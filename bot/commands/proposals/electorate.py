@@ -16,7 +16,7 @@ from bot.i18n import Msg, When
 from bot.i18n import _ as N_
 from bot.reply import Mention
 from bot.storage import meetings as meeting_store
-from bot.storage import occurrences, repo
+from bot.storage import occurrences, rooms
 from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
@@ -29,7 +29,7 @@ RULE_LABELS = {"unanimity": N_("unanimity"), "no-objection": N_("no objection"),
 def electorate_of(s: Session, p: Proposal, room: Room) -> Electorate:
     """The electorate fixed when `p` opened. A proposal closed before electorates were kept
     reads against the room's services, as it was counted then."""
-    return electorate(p) or open_electorate(repo.services(s, room))
+    return electorate(p) or open_electorate(rooms.services(s, room))
 
 
 def opening(ctx: Context, rule: str, meeting: int | None,
@@ -40,7 +40,7 @@ def opening(ctx: Context, rule: str, meeting: int | None,
     if rule == "present" and meeting is None:
         raise UserError(N_("The rule present is the consensus of the services present at a "
                            "meeting: say which with --meeting <id> [--date <date>]."))
-    roster = repo.services(ctx.session, ctx.room)
+    roster = rooms.services(ctx.session, ctx.room)
     if meeting is None:
         return open_electorate(roster), None
     row, occ = held(ctx, meeting, on)
@@ -64,7 +64,7 @@ def voter(s: Session, p: Proposal, room: Room, user: str) -> tuple[str | NoVote,
     """The service `user` votes for on `p`, or why they have no vote; and the service to
     name in a refusal."""
     e = electorate_of(s, p, room)
-    current = repo.service_of(s, room, user)
+    current = rooms.service_of(s, room, user)
     return voting_service(e, user, current), e.recorded().get(user) or current
 
 

@@ -14,7 +14,7 @@ from bot.core.roles import Role, role_from_power
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.db import Session
 from bot.storage.proposals import by_poll
 
@@ -49,7 +49,7 @@ def on_poll_response(s: Session, ev: Event, now: datetime, *,
                            key=f"poll-answer:{ev.event_id}"))
         return out
 
-    explicit = repo.explicit_role(s, room, ev.sender)
+    explicit = rooms.explicit_role(s, room, ev.sender)
     role = Role[explicit.upper()] if explicit else role_from_power(ev.power)
     if role < Role.MEMBER:
         return tell(N_("{user}, observers can read but not vote; your answer in the poll on "

@@ -20,7 +20,7 @@ from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.recurrence import RecurrenceError, check_zone
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
-from bot.storage import repo
+from bot.storage import rooms
 from bot.storage.models import Room
 
 DEFAULT_REMINDERS = "1d,1h"
@@ -133,7 +133,7 @@ def room_setup(ctx: Context, kind: str, name: str) -> Reply:
 
 def room_info(ctx: Context) -> Reply:
     room = ctx.room
-    svc = repo.services(ctx.session, room)
+    svc = rooms.services(ctx.session, room)
     return Reply([
         N_("**{name}** — {kind}", name=room.name, kind=KIND_LABELS[room.kind]),
         Bullets((
@@ -178,7 +178,7 @@ def set_role(ctx: Context, user: str, role: str) -> Reply:
     _require_member(ctx, user)
     if user == ctx.sender and ROLE_NAMES[role] < Role.CHAIR and not ctx.is_bot_admin:
         raise CheckFailure(N_("You cannot lower your own role; another chair can."))
-    repo.set_role(ctx.session, ctx.room, user, role)
+    rooms.set_role(ctx.session, ctx.room, user, role)
     return Reply([N_("{user} is now {role} in this room.", user=Mention(user),
                      role=ROLE_LABELS[ROLE_NAMES[role]])], mentions=(user,))
 
@@ -186,17 +186,17 @@ def set_role(ctx: Context, user: str, role: str) -> Reply:
 def set_service(ctx: Context, user: str, service: str) -> Reply:
     _require_member(ctx, user)
     if service.lower() in ("-", "none", "aucun", "geen"):
-        repo.set_service(ctx.session, ctx.room, user, None)
+        rooms.set_service(ctx.session, ctx.room, user, None)
         return Reply([N_("{user} no longer represents a service here.", user=Mention(user))])
-    known = {s.lower(): s for s in repo.services(ctx.session, ctx.room)}
+    known = {s.lower(): s for s in rooms.services(ctx.session, ctx.room)}
     service = known.get(service.lower(), service)  # one spelling per service
-    repo.set_service(ctx.session, ctx.room, user, service)
+    rooms.set_service(ctx.session, ctx.room, user, service)
     return Reply([N_("{user} represents **{service}** in this room.", user=Mention(user),
                      service=service)], mentions=(user,))
 
 
 def list_services(ctx: Context) -> Reply:
-    svc = repo.services(ctx.session, ctx.room)
+    svc = rooms.services(ctx.session, ctx.room)
     if not svc:
         return Reply([N_("No services yet: a coordinator can add one with "
                          "{prefix}service <@user> <service>.", prefix=ctx.prefix)])

@@ -1,25 +1,23 @@
-"""Repositories: the queries the rest of the bot uses, over a Session from Database.call."""
+"""Rooms as the bot knows them: their setting, explicit roles, the services members
+represent, and the per-room counters behind short ids (M1, A1, P1, T1)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.storage.models import (
-    Counter,
-    ProcessedEvent,
-    Representative,
-    RoleAssignment,
-    Room,
-    State,
-)
+from bot.storage.models import Counter, Representative, RoleAssignment, Room
 
 
 def get_room(s: Session, matrix_id: str) -> Room | None:
     return s.scalar(select(Room).where(Room.matrix_id == matrix_id))
+
+
+def add_room(s: Session, room: Room) -> Room:
+    """A room just set up."""
+    s.add(room)
+    s.flush()
+    return room
 
 
 def explicit_role(s: Session, room: Room, user_id: str) -> str | None:
@@ -83,28 +81,3 @@ def next_number(s: Session, room: Room, kind: str) -> int:
     counter.last += 1
     s.flush()
     return counter.last
-
-
-def claim_event(s: Session, event_id: str, room_id: str, now: datetime) -> bool:
-    """Record that this event is being handled; False when it already was. One statement
-    (it runs for every event the bot reads)."""
-    table = ProcessedEvent.__table__
-    row = {"event_id": event_id, "room_id": room_id, "handled_at": now}
-    if s.get_bind().dialect.name == "postgresql":  # no row count comes back this way here
-        return s.execute(postgresql.insert(table).values(row).on_conflict_do_nothing()
-                         .returning(table.c.event_id)).first() is not None
-    # SQLite: RETURNING needs 3.35, the row count does not
-    return s.execute(sqlite.insert(table).values(row).on_conflict_do_nothing()).rowcount == 1
-
-
-def get_state(s: Session, key: str) -> str | None:
-    row = s.get(State, key)
-    return row.value if row else None
-
-
-def set_state(s: Session, key: str, value: str) -> None:
-    row = s.get(State, key)
-    if row is None:
-        s.add(State(key=key, value=value))
-    else:
-        row.value = value
