@@ -7,10 +7,8 @@ import json
 import sys
 from typing import TextIO
 
-from sqlalchemy.exc import OperationalError
-
 from bot.config import ConfigError, load_config
-from bot.storage.db import Database
+from bot.storage.db import Database, DatabaseError
 from bot.storage.proposals import AuditEntry, audit_entries
 
 FIELDS = ("at", "room", "proposal", "user", "service", "action", "detail")
@@ -46,7 +44,7 @@ def export_command(config_path: str, room: str, fmt: str, out: TextIO = sys.stdo
     db = Database(config.storage.database, retries=0)
     try:
         entries = db.call(lambda s: audit_entries(s, room))
-    except OperationalError as exc:
+    except DatabaseError as exc:
         print(f"cannot read the audit trail: {exc.orig or exc}", file=sys.stderr)
         return 2
     finally:

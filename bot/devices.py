@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session
-
 from bot.config import Config
 from bot.i18n import _ as N_
 from bot.matrix.events import RoomEvent
 from bot.reply import Mention, Reply
 from bot.storage import rooms
+from bot.storage.db import Session
 
 log = logging.getLogger(__name__)
 

@@ -11,43 +11,20 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
-from sqlalchemy import text
 
 from bot.storage.db import Database
+from bot.storage.figures import figures
 
 log = logging.getLogger(__name__)
 HEALTHY_SYNC_AGE = 90.0  # seconds; a sync long-polls for 30 s at most
-
-# Figures read from the database at scrape time: the database is the truth.
-DB_FIGURES = {
-    "coordbot_reminders_sent": ("Meeting reminders sent",
-                                "SELECT COUNT(*) FROM meeting_reminders_sent WHERE NOT skipped"),
-    "coordbot_reminders_late": ("Meeting reminders sent late", "SELECT COUNT(*) FROM "
-                                "meeting_reminders_sent WHERE late AND NOT skipped"),
-    "coordbot_open_proposals": ("Consensus proposals still open",
-                                "SELECT COUNT(*) FROM proposals WHERE state = 'open'"),
-    "coordbot_outbox_pending": ("Messages waiting to be sent",
-                                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"),
-    "coordbot_rooms": ("Rooms set up", "SELECT COUNT(*) FROM rooms"),
-}
-
 
 class _DatabaseFigures:
     def __init__(self, db: Database):
         self.db = db
 
     def collect(self):
-        try:
-            with self.db.engine.connect() as conn:
-                for name, (doc, sql) in DB_FIGURES.items():
-                    try:
-                        value = conn.execute(text(sql)).scalar() or 0
-                    except Exception:  # noqa: BLE001 - a feature's table may not exist
-                        conn.rollback()
-                        continue
-                    yield GaugeMetricFamily(name, doc, value=value)
-        except Exception:  # noqa: BLE001 - database down: /healthz says so
-            return
+        for name, doc, value in figures(self.db):
+            yield GaugeMetricFamily(name, doc, value=value)
 
 
 class Metrics:

@@ -10,17 +10,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.outgoing import Outgoing
-from bot.storage import progress
-from bot.storage.models import Outbox, ProcessedEvent
-from bot.storage.proposals import AuditEntry, Proposal
+from bot.storage import progress, retention
+from bot.storage.db import Session
+from bot.storage.retention import Purge
 
 log = logging.getLogger(__name__)
 LAST_RUN = "retention_last_run"
@@ -28,47 +24,13 @@ DAILY = timedelta(days=1)
 WORKING_RECORDS = timedelta(days=7)
 
 
-@dataclass(frozen=True)
-class Purge:
-    proposals: int
-    audit_entries: int
-    sent_messages: int
-    handled_events: int
-
-    def lines(self) -> list[str]:
-        return [f"closed proposals (with their votes): {self.proposals}",
-                f"audit entries: {self.audit_entries}",
-                f"sent messages kept for delivery: {self.sent_messages}",
-                f"records of handled events: {self.handled_events}"]
-
-
-def _criteria(config: Config, now: datetime):
-    proposals_cut = now - timedelta(seconds=config.retention.proposals_seconds)
-    closed_before = or_(
-        and_(Proposal.closed_at.is_not(None), Proposal.closed_at < proposals_cut),
-        and_(Proposal.withdrawn_at.is_not(None), Proposal.withdrawn_at < proposals_cut))
-    audit = AuditEntry.at < now - timedelta(seconds=config.retention.audit_seconds)
-    sent = and_(Outbox.sent_at.is_not(None), Outbox.sent_at < now - WORKING_RECORDS)
-    events_cut = now - max(WORKING_RECORDS,
-                           timedelta(seconds=2 * config.bot.catch_up_seconds))
-    events = ProcessedEvent.handled_at < events_cut
-    return ((Proposal, and_(Proposal.state != "open", closed_before)), (AuditEntry, audit),
-            (Outbox, sent), (ProcessedEvent, events))
-
-
 def purge(s: Session, config: Config, now: datetime, *, dry_run: bool = False) -> Purge:
-    counts = []
-    for model, where in _criteria(config, now):
-        if dry_run:
-            counts.append(s.scalar(select(func.count()).select_from(model).where(where)) or 0)
-        elif model is Proposal:
-            doomed = list(s.scalars(select(Proposal).where(where)))
-            for p in doomed:
-                s.delete(p)  # votes go with it (cascade)
-            counts.append(len(doomed))
-        else:
-            counts.append(s.execute(delete(model).where(where)).rowcount or 0)
-    return Purge(*counts)
+    """Apply the retention settings now (with `dry_run`, only count what would go)."""
+    return retention.purge(
+        s, now, proposals=timedelta(seconds=config.retention.proposals_seconds),
+        audit=timedelta(seconds=config.retention.audit_seconds), sent=WORKING_RECORDS,
+        handled=max(WORKING_RECORDS, timedelta(seconds=2 * config.bot.catch_up_seconds)),
+        dry_run=dry_run)
 
 
 class DailyPurge:

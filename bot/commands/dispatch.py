@@ -15,26 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from bot.commands import families
+from bot.commands.checks import role_in
 from bot.commands.framework import (
     CheckFailure,
     Context,
     Registry,
-    Role,
     UserError,
     check_permission,
     parse_arguments,
     tokenize,
 )
 from bot.config import Config
-from bot.core.roles import role_from_power
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, file, notice
 from bot.reply import Reply
 from bot.storage import rooms
-from bot.storage.db import writes_since
+from bot.storage.db import Session, savepoint, writes_since
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +172,7 @@ class Dispatcher:
         cmd, args = found
         if cmd.needs_setup and room is None:
             return None
-        explicit = rooms.explicit_role(s, room, inc.sender) if room else None
-        role = Role[explicit.upper()] if explicit else role_from_power(inc.power)
+        role = role_in(s, room, inc.sender, inc.power)
         ctx = Context(config=self.config, session=s, room_id=inc.room_id, room=room,
                       sender=inc.sender, role=role, power=inc.power,
                       is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
@@ -187,23 +183,16 @@ class Dispatcher:
                        writes_since(s))
 
     def _run(self, cmd, args: list[str], ctx: Context) -> Reply:
-        s = ctx.session
-        savepoint = s.begin_nested()
         try:
-            check_permission(cmd, ctx)
-            values = parse_arguments(cmd, args, ctx)
-            reply = cmd.handler(ctx, **values)
-            s.flush()
-            savepoint.commit()
-            self.observer(cmd.name, "ok")
-            return reply
+            with savepoint(ctx.session):  # a failed command's changes are undone alone
+                check_permission(cmd, ctx)
+                values = parse_arguments(cmd, args, ctx)
+                reply = cmd.handler(ctx, **values)
         except CheckFailure as err:
-            savepoint.rollback()
             ctx.discard()
             self.observer(cmd.name, "refused")
             return Reply([err.message])
         except UserError as err:
-            savepoint.rollback()
             ctx.discard()
             self.observer(cmd.name, "user_error")
             reply = Reply([err.message])
@@ -211,7 +200,6 @@ class Dispatcher:
                 reply.add(N_("Usage: {usage}", usage=cmd.usage(ctx.prefix)))
             return reply
         except Exception:
-            savepoint.rollback()
             ctx.discard()
             self.observer(cmd.name, "failed")
             ref = secrets.token_hex(4).upper()
@@ -219,4 +207,6 @@ class Dispatcher:
                           ctx.room_id, ref)
             return Reply([N_("Sorry, something went wrong on my side and nothing was "
                              "changed. Error reference: {ref}.", ref=ref)])
+        self.observer(cmd.name, "ok")
+        return reply
 

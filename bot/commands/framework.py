@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.commands.checks import Actor
+from bot.commands.errors import CheckFailure, UserError
 from bot.core.roles import Role
 from bot.i18n import Msg, translate
 from bot.i18n import _ as N_
@@ -22,9 +24,8 @@ from bot.outgoing import Outgoing
 from bot.storage.rooms import forget_services
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from bot.config import Config
+    from bot.storage.db import Session
     from bot.storage.models import Room
 
 
@@ -36,22 +37,6 @@ ROLE_LABELS = {
 }
 ROLE_NAMES = {"chair": Role.CHAIR, "coordinator": Role.COORDINATOR, "member": Role.MEMBER,
               "observer": Role.OBSERVER}
-
-
-class UserError(Exception):
-    """A mistake by the user: answered with what was wrong (and the usage), nothing changed."""
-
-    def __init__(self, message: Msg, *, show_usage: bool = True):
-        super().__init__(message.msgid)
-        self.message = message
-        self.show_usage = show_usage
-
-
-class CheckFailure(UserError):
-    """The user may not do this here; answered with the reason, never with usage."""
-
-    def __init__(self, message: Msg):
-        super().__init__(message, show_usage=False)
 
 
 class Converter:
@@ -145,6 +130,10 @@ class Context:
     # what the command says besides its reply (e.g. a poll, an outcome), sent after it; an
     # urgent one (an outcome) takes the reply along ahead of the room's waiting messages
     out: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.session, self.room, self.sender, self.role, self.prefix)
 
     def discard(self) -> None:
         """The command failed: nothing it had to say is sent, nothing it read is kept."""

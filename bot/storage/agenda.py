@@ -1,13 +1,12 @@
-"""Agenda items (each on one occurrence of a meeting), action items, and the agenda posts made
-(the call for items and the final agenda, each once per occurrence)."""
+"""Agenda items (each on one occurrence of a meeting), and the agenda posts made (the call
+for items and the final agenda, each once per occurrence)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
-    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -16,8 +15,9 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from bot.storage.meetings import Meeting
 from bot.storage.models import Base, Room, UTCDateTime
 
 
@@ -40,31 +40,11 @@ class AgendaItem(Base):
     done: Mapped[bool] = mapped_column(Boolean, default=False)  # treated at the meeting
     carried: Mapped[int] = mapped_column(Integer, default=0)  # times carried to a later one
 
+    meeting: Mapped[Meeting] = relationship()
+
     @property
     def short_id(self) -> str:
         return f"A{self.number}"
-
-
-class Action(Base):
-    __tablename__ = "actions"
-    __table_args__ = (UniqueConstraint("room_id", "number"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)  # the room's short id T<number>
-    owner: Mapped[str] = mapped_column(String(255))
-    text: Mapped[str] = mapped_column(String(500))
-    due: Mapped[date | None] = mapped_column(Date, nullable=True)
-    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_by: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    done: Mapped[bool] = mapped_column(Boolean, default=False)
-    done_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-    @property
-    def short_id(self) -> str:
-        return f"T{self.number}"
 
 
 class AgendaPost(Base):
@@ -94,21 +74,46 @@ def get_item(s: Session, room: Room, number: int) -> AgendaItem | None:
                                              AgendaItem.number == number))
 
 
+def untreated_items(s: Session, room: Room) -> list[AgendaItem]:
+    """The room's items not treated yet, in agenda order."""
+    return list(s.scalars(select(AgendaItem).where(
+        AgendaItem.room_id == room.id, AgendaItem.done.is_(False))
+        .order_by(AgendaItem.position)))
+
+
+def add_item(s: Session, item: AgendaItem) -> AgendaItem:
+    s.add(item)
+    return item
+
+
+def remove_item(s: Session, item: AgendaItem) -> None:
+    """Remove an item; the others of its agenda close up."""
+    meeting_id, original = item.meeting_id, item.original
+    s.delete(item)
+    s.flush()
+    renumber(items_of(s, meeting_id, original))
+
+
 def renumber(items: list[AgendaItem]) -> None:
     for position, item in enumerate(items, 1):
         item.position = position
-
-
-def get_action(s: Session, room: Room, number: int) -> Action | None:
-    return s.scalar(select(Action).where(Action.room_id == room.id, Action.number == number))
-
-
-def actions_of(s: Session, room: Room, *, done: bool) -> list[Action]:
-    q = select(Action).where(Action.room_id == room.id, Action.done.is_(done))
-    return list(s.scalars(q.order_by(Action.due.is_(None), Action.due, Action.number)))
 
 
 def forget_posts(s: Session, meeting_id: int, original: datetime) -> None:
     """A moved occurrence gets its call for items and final agenda again, for its new time."""
     s.execute(delete(AgendaPost).where(AgendaPost.meeting_id == meeting_id,
                                        AgendaPost.original == original))
+
+
+def posts_done(s: Session, meeting_ids: list[int],
+               since: datetime) -> list[tuple[int, datetime, str]]:
+    """(meeting id, occurrence, kind) of the agenda posts made or skipped since `since`."""
+    return [tuple(r) for r in s.execute(
+        select(AgendaPost.meeting_id, AgendaPost.original, AgendaPost.kind)
+        .where(AgendaPost.meeting_id.in_(meeting_ids), AgendaPost.sent_at >= since))]
+
+
+def record_post(s: Session, meeting: Meeting, original: datetime, kind: str, now: datetime,
+                *, late: bool, skipped: bool) -> None:
+    s.add(AgendaPost(meeting_id=meeting.id, original=original, kind=kind, sent_at=now,
+                     late=late, skipped=skipped))

@@ -80,6 +80,20 @@ def _executed(state) -> None:
         state.session.info["wrote"] = True
 
 
+@contextmanager
+def savepoint(s: Session) -> Iterator[None]:
+    """A part of the transaction undone alone if it fails (a command's own changes, so that
+    its reply is still kept)."""
+    nested = s.begin_nested()
+    try:
+        yield
+        s.flush()
+    except BaseException:
+        nested.rollback()
+        raise
+    nested.commit()
+
+
 def writes_since(s: Session) -> bool:
     """Whether `s` wrote since the last call (and start counting again)."""
     return bool(s.info.pop("wrote", False))
@@ -95,6 +109,11 @@ def migrate(engine: Engine, verified_only_kinds: Sequence[str] = ()) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
+
+
+# What a database that cannot do what was asked raises (no such file, no such table), for
+# callers outside this package that report it.
+DatabaseError = OperationalError
 
 
 class DatabaseUnavailable(RecordsUnavailable):

@@ -3,7 +3,9 @@ the reminders already sent (one row per occurrence and offset: the exactly-once 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -13,11 +15,14 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.core.recurrence import Series
+from bot.core.reminders import series_end
 from bot.storage.models import Base, Room, UTCDateTime
 
 
@@ -167,6 +172,7 @@ def set_rsvp(s: Session, meeting: Meeting, original: datetime, user: str, answer
         s.add(Rsvp(meeting_id=meeting.id, original=original, user_id=user, answer=answer, at=now))
     else:
         row.answer, row.at = answer, now
+    s.flush()
 
 
 def note_members(s: Session, room: Room, members: frozenset[str], now: datetime) -> None:
@@ -183,3 +189,97 @@ def note_members(s: Session, room: Room, members: frozenset[str], now: datetime)
 def seen_members(s: Session, room: Room) -> list[str]:
     return list(s.scalars(select(SeenMember.user_id).where(SeenMember.room_id == room.id)
                           .order_by(SeenMember.user_id)))
+
+
+def add_meeting(s: Session, meeting: Meeting) -> Meeting:
+    s.add(meeting)
+    return meeting
+
+
+def occurrence_change(s: Session, meeting: Meeting, original: datetime, *, by: str,
+                      at: datetime) -> OccurrenceChange:
+    """The change of one occurrence (made now, if it had none), stamped with who changed it
+    and when."""
+    change = change_row(s, meeting, original)
+    if change is None:
+        change = OccurrenceChange(meeting_id=meeting.id, original=original, cancelled=False)
+        s.add(change)
+    change.changed_by, change.changed_at = by, at
+    return change
+
+
+# ---- what the clock posts before each occurrence ---------------------------------------
+
+class Watch(NamedTuple):
+    """Where the clock keeps its plan for one kind of post before each occurrence: when to
+    look at a meeting again, the room setting that plan was made for (a changed setting
+    plans again), and the room's setting itself."""
+
+    at: Any
+    planned: Any
+    setting: Any
+
+
+REMINDERS = Watch(Meeting.remind_at, Meeting.remind_offsets, Room.reminders)
+AGENDA_POSTS = Watch(Meeting.agenda_at, Meeting.agenda_planned, Room.agenda_deadline)
+
+
+def _due(watch: Watch, now: datetime) -> tuple:
+    return (Meeting.cancelled.is_(False),
+            or_(watch.planned.is_(None), watch.planned != watch.setting, watch.at <= now))
+
+
+def to_plan(s: Session, watch: Watch, now: datetime, limit: int) -> list[tuple[Meeting, Room]]:
+    """Meetings (with their rooms) whose plan is due, new or made for another setting;
+    those to look at soonest first."""
+    return [tuple(r) for r in s.execute(
+        select(Meeting, Room).join(Room, Room.id == Meeting.room_id)
+        .where(*_due(watch, now)).order_by(watch.at).limit(limit))]
+
+
+def next_look(s: Session, watch: Watch, now: datetime) -> datetime | None:
+    """When the clock must look again: now if a plan is due, else the earliest planned."""
+    if s.scalar(select(Meeting.id).join(Room, Room.id == Meeting.room_id)
+                .where(*_due(watch, now)).limit(1)) is not None:
+        return now
+    return s.scalar(select(func.min(watch.at)).where(Meeting.cancelled.is_(False)))
+
+
+def planned(s: Session, watch: Watch, meeting: Meeting, room: Room,
+            again: datetime | None) -> None:
+    """The meeting is planned for the room's current setting, to be looked at `again`."""
+    setattr(meeting, watch.planned.key, getattr(room, watch.setting.key))
+    setattr(meeting, watch.at.key, again)
+    s.flush()
+
+
+def replan(meeting: Meeting) -> None:
+    """A meeting changed: every clock plans it again at once."""
+    meeting.remind_offsets = None
+    meeting.agenda_planned = None
+
+
+def changed(s: Session, meeting: Meeting) -> None:
+    """Every change raises the calendar SEQUENCE, has the clocks plan the meeting again and
+    refreshes the series end."""
+    s.flush()
+    meeting.sequence += 1
+    replan(meeting)
+    meeting.last_end = series_end(load_series(s, meeting))
+
+
+def reminders_done(s: Session, meeting_ids: list[int],
+                   since: datetime) -> dict[int, set[tuple[datetime, int]]]:
+    """(occurrence, offset) of the reminders sent or skipped since `since`, per meeting."""
+    out: dict[int, set[tuple[datetime, int]]] = defaultdict(set)
+    for meeting_id, original, offset in s.execute(
+            select(SentReminder.meeting_id, SentReminder.original, SentReminder.offset)
+            .where(SentReminder.meeting_id.in_(meeting_ids), SentReminder.sent_at >= since)):
+        out[meeting_id].add((original, offset))
+    return out
+
+
+def record_reminder(s: Session, meeting: Meeting, original: datetime, offset: int,
+                    now: datetime, *, late: bool, skipped: bool) -> None:
+    s.add(SentReminder(meeting_id=meeting.id, original=original, offset=offset, sent_at=now,
+                       late=late, skipped=skipped))

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.storage.agenda import Action, AgendaItem
+from bot.storage.actions import Action
+from bot.storage.agenda import AgendaItem
 from bot.storage.models import Base, Room, UTCDateTime
 from bot.storage.proposals import Proposal
 

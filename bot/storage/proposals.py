@@ -185,8 +185,19 @@ def unended_polls(s: Session) -> list[Proposal]:
         Proposal.poll_event_id.is_not(None))))
 
 
+def add_proposal(s: Session, p: Proposal) -> Proposal:
+    s.add(p)
+    s.flush()
+    return p
+
+
 def next_seq(proposal: Proposal) -> int:
     return max((v.seq for v in proposal.votes), default=0) + 1
+
+
+def add_vote(s: Session, p: Proposal, vote: VoteRecord) -> None:
+    p.votes.append(vote)
+    s.flush()
 
 
 def audit(s: Session, room: Room, action: str, at: datetime, *, proposal: Proposal | None = None,

@@ -13,8 +13,8 @@ def get_room(s: Session, matrix_id: str) -> Room | None:
     return s.scalar(select(Room).where(Room.matrix_id == matrix_id))
 
 
-def add_room(s: Session, room: Room) -> Room:
-    """A room just set up."""
+def set_up(s: Session, room: Room) -> Room:
+    """A room set up (again), at once visible to the rest of the transaction."""
     s.add(room)
     s.flush()
     return room
@@ -35,8 +35,9 @@ def set_role(s: Session, room: Room, user_id: str, role: str) -> None:
 
 
 def service_of(s: Session, room: Room, user_id: str) -> str | None:
-    return s.scalar(select(Representative.service).where(
-        Representative.room_id == room.id, Representative.user_id == user_id))
+    """The service the user represents in the room (from the transaction's reading)."""
+    return next((service for service, users in services(s, room).items()
+                 if user_id in users), None)
 
 
 def set_service(s: Session, room: Room, user_id: str, service: str | None) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.core.electorate import open_electorate
 from bot.storage import occurrences, rooms
-from bot.storage.agenda import Action, AgendaItem
+from bot.storage.actions import Action
+from bot.storage.agenda import AgendaItem
 from bot.storage.db import MIGRATIONS, Database
 from bot.storage.meetings import Meeting
 from bot.storage.models import Representative, Room

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from bot.commands.actions.texts import action_line
+from bot.commands.checks import OWNER_OR_COORDINATOR
 from bot.commands.converters import Choice, Date, ShortId, Text, UserId
-from bot.commands.framework import CheckFailure, Context, Flag, Param, Registry, Role, UserError
+from bot.commands.framework import Context, Flag, Param, Registry, Role, UserError
 from bot.core.recurrence import to_aware
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention, Reply
-from bot.storage import agenda as store
+from bot.storage import actions as store
 from bot.storage import rooms
-from bot.storage.agenda import Action
+from bot.storage.actions import Action
 
 REMIND_AT = time(9, 0)  # local time on the due date
 
@@ -46,7 +47,7 @@ def add(ctx: Context, owner: str, text: str, due: date | None) -> Reply:
     action = Action(room_id=ctx.room.id, number=rooms.next_number(ctx.session, ctx.room, "T"),
                     owner=owner, text=text, due=due, remind_at=remind_at, created_by=ctx.sender,
                     created_at=ctx.now, done=False)
-    ctx.session.add(action)
+    store.add_action(ctx.session, action)
     reply = Reply([N_("Action **{id}** for {owner}: {text}", id=action.short_id,
                       owner=Mention(owner), text=text)], mentions=(owner,))
     if due is not None:
@@ -70,9 +71,7 @@ def mark_done(ctx: Context, action: int) -> Reply:
     if row is None:
         raise UserError(N_("There is no action T{number} in this room.", number=action),
                         show_usage=False)
-    if row.owner != ctx.sender and ctx.role < Role.COORDINATOR:
-        raise CheckFailure(N_("Only its owner or a coordinator can mark {id} as done.",
-                              id=row.short_id))
+    OWNER_OR_COORDINATOR.require(ctx.actor, row)
     if row.done:
         raise UserError(N_("Action {id} is already done.", id=row.short_id), show_usage=False)
     row.done, row.done_by, row.done_at = True, ctx.sender, ctx.now

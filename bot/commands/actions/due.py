@@ -6,16 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from bot.config import Config
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
-from bot.storage.agenda import Action
-from bot.storage.models import Room
+from bot.storage import actions as store
+from bot.storage.db import Session
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +25,11 @@ class ActionReminders:
     def __init__(self, config: Config):
         self.prefix = config.bot.command_prefixes[0]
 
-    def _pending(self):
-        return (Action.done.is_(False), Action.reminded_at.is_(None),
-                Action.remind_at.is_not(None))
-
     def next_due(self, s: Session, now: datetime) -> datetime | None:
-        return s.scalar(select(func.min(Action.remind_at)).where(*self._pending()))
+        return store.next_reminder(s)
 
     def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
-        rows = s.execute(select(Action, Room).join(Room, Room.id == Action.room_id)
-                         .where(*self._pending(), Action.remind_at <= now).limit(500)).all()
+        rows = store.to_remind(s, now)
         for action, room in rows:
             action.reminded_at = now
             reply = Reply([N_("{owner}, your action **{id}** is due {day}: {text}",

@@ -11,8 +11,8 @@ from bot.core.recurrence import Occurrence
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention
-from bot.storage import agenda as store
-from bot.storage.agenda import Action
+from bot.storage import actions as store
+from bot.storage.actions import Action
 from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room

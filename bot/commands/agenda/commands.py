@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
-
 from bot.commands.agenda.texts import agenda_blocks, occurrence_title
+from bot.commands.checks import AUTHOR_OR_COORDINATOR
 from bot.commands.converters import Date, Integer, ShortId, Text, UserId
 from bot.commands.framework import (
     CheckFailure,
@@ -86,7 +85,7 @@ def find_item(ctx: Context, number: int) -> AgendaItem:
 
 def place_of(ctx: Context, item: AgendaItem) -> tuple[Meeting, datetime, bool]:
     """The meeting of an item, when its occurrence starts, and whether it is cancelled."""
-    meeting = ctx.session.get(Meeting, item.meeting_id)
+    meeting = item.meeting
     series = meeting_store.load_series(ctx.session, meeting)
     start = to_aware(series.moved.get(item.original, item.original), series.tz)
     return meeting, start, meeting.cancelled or item.original in series.cancelled
@@ -124,7 +123,7 @@ def add(ctx: Context, title: str, meeting: int | None, date: date | None,
                       title=title, presenter=presenter, minutes=minutes, author=ctx.sender,
                       created_at=ctx.now, late=verdict is Admission.LATE, done=False,
                       carried=0)
-    ctx.session.add(item)
+    store.add_item(ctx.session, item)
     reply = Reply([N_("Item **{item}** added to the agenda of {meeting}, as number "
                       "{position}.", item=item.short_id, meeting=occurrence_title(row, occ),
                       position=item.position)])
@@ -135,13 +134,8 @@ def add(ctx: Context, title: str, meeting: int | None, date: date | None,
 
 def remove(ctx: Context, item: int) -> Reply:
     row = find_item(ctx, item)
-    if row.author != ctx.sender and not is_coordinator(ctx):
-        raise CheckFailure(N_("Only its author or a coordinator can remove {id}.",
-                              id=row.short_id))
-    meeting_id, original = row.meeting_id, row.original
-    ctx.session.delete(row)
-    ctx.session.flush()
-    store.renumber(store.items_of(ctx.session, meeting_id, original))
+    AUTHOR_OR_COORDINATOR.require(ctx.actor, row)
+    store.remove_item(ctx.session, row)
     return Reply([N_("Item **{id}** ({title}) removed from the agenda.", id=row.short_id,
                      title=row.title)])
 
@@ -196,9 +190,7 @@ def carry(ctx: Context, what: int | str) -> Reply:
 
 
 def _items_to_carry(ctx: Context) -> list[AgendaItem]:
-    rows = list(ctx.session.scalars(select(AgendaItem).where(
-        AgendaItem.room_id == ctx.room.id, AgendaItem.done.is_(False))
-        .order_by(AgendaItem.position)))
+    rows = store.untreated_items(ctx.session, ctx.room)
     groups: dict[tuple[int, datetime], list[AgendaItem]] = {}
     for item in rows:
         groups.setdefault((item.meeting_id, item.original), []).append(item)
@@ -215,7 +207,7 @@ def _items_to_carry(ctx: Context) -> list[AgendaItem]:
 
 def _carry_target(ctx: Context, item: AgendaItem) -> tuple[Meeting, Occurrence]:
     """The next occurrence of the item's meeting, else the room's next meeting."""
-    meeting = ctx.session.get(Meeting, item.meeting_id)
+    meeting = item.meeting
     if not meeting.cancelled:
         found = next_occurrences(meeting_store.load_series(ctx.session, meeting), ctx.now, 1)
         if found:

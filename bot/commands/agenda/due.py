@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from bot.commands.agenda.texts import agenda_blocks, occurrence_title
 from bot.commands.meetings.before_each import BeforeEachOccurrence
 from bot.config import Config
@@ -19,8 +16,9 @@ from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Reply
-from bot.storage.agenda import AgendaPost
-from bot.storage.meetings import Meeting
+from bot.storage import agenda as store
+from bot.storage.db import Session
+from bot.storage.meetings import AGENDA_POSTS, Meeting
 from bot.storage.models import Room
 
 CALL = int(CALL_BEFORE_DEADLINE.total_seconds())
@@ -28,7 +26,7 @@ CALL = int(CALL_BEFORE_DEADLINE.total_seconds())
 
 class AgendaDeadlines(BeforeEachOccurrence):
     name = "agenda deadlines"
-    columns = (Meeting.agenda_at, Meeting.agenda_planned, Room.agenda_deadline)
+    watch = AGENDA_POSTS
 
     def __init__(self, config: Config):
         self.config = config
@@ -43,18 +41,15 @@ class AgendaDeadlines(BeforeEachOccurrence):
              oldest: datetime) -> dict[int, set[tuple[datetime, int]]]:
         rooms = {m.id: r for m, r in rows}
         out: dict[int, set[tuple[datetime, int]]] = defaultdict(set)
-        for meeting_id, original, kind in s.execute(
-                select(AgendaPost.meeting_id, AgendaPost.original, AgendaPost.kind)
-                .where(AgendaPost.meeting_id.in_(rooms), AgendaPost.sent_at >= oldest)):
+        for meeting_id, original, kind in store.posts_done(s, list(rooms), oldest):
             final = rooms[meeting_id].agenda_deadline
             out[meeting_id].add((original, final if kind == "final" else final + CALL))
         return out
 
     def record(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
                now: datetime, *, late: bool, skipped: bool) -> None:
-        s.add(AgendaPost(meeting_id=meeting.id, original=reminder.occurrence.original,
-                         kind=self.kind(room, reminder.offset), sent_at=now, late=late,
-                         skipped=skipped))
+        store.record_post(s, meeting, reminder.occurrence.original,
+                          self.kind(room, reminder.offset), now, late=late, skipped=skipped)
 
     def post(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
              late: bool) -> Outgoing:

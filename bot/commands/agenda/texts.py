@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from bot.commands.meetings.texts import Joined
 from bot.core.agenda import deadline, timing
 from bot.core.recurrence import Occurrence
@@ -15,6 +13,7 @@ from bot.i18n import _ as N_
 from bot.reply import Bullets, Mention
 from bot.storage import agenda as store
 from bot.storage.agenda import AgendaItem
+from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 from bot.core.reminders import LOOKAHEAD, LOOKBACK, Plan, Reminder, reminder_plan
 from bot.outgoing import Outgoing
 from bot.storage import meetings as store
-from bot.storage.meetings import Meeting
+from bot.storage.db import Session
+from bot.storage.meetings import Meeting, Watch
 from bot.storage.models import Room
 
 log = logging.getLogger(__name__)
@@ -29,21 +26,7 @@ BATCH = 500  # meetings planned per transaction; the rest at the next wake-up, a
 
 class BeforeEachOccurrence:
     name = "before each occurrence"
-    # (Meeting column: when to look again, Meeting column: the room setting the plan was
-    # made for, Room column it is compared with); a tuple, as columns are descriptors
-    columns: tuple[Any, Any, Any]
-
-    @property
-    def at(self) -> Any:
-        return self.columns[0]
-
-    @property
-    def planned(self) -> Any:
-        return self.columns[1]
-
-    @property
-    def setting(self) -> Any:
-        return self.columns[2]
+    watch: Watch  # where this work keeps its plan of each meeting
 
     # ---- what a concrete clock defines ------------------------------------------------
     def offsets(self, room: Room) -> tuple[int, ...]:
@@ -63,14 +46,8 @@ class BeforeEachOccurrence:
         raise NotImplementedError
 
     # ---- the clock ---------------------------------------------------------------------
-    def _due(self, now: datetime) -> tuple:
-        return (Meeting.cancelled.is_(False),
-                or_(self.planned.is_(None), self.planned != self.setting, self.at <= now))
-
     def _plans(self, s: Session, now: datetime) -> list[tuple[Meeting, Room, Plan]]:
-        rows = [tuple(r) for r in s.execute(
-            select(Meeting, Room).join(Room, Room.id == Meeting.room_id)
-            .where(*self._due(now)).order_by(self.at).limit(BATCH))]
+        rows = store.to_plan(s, self.watch, now, BATCH)
         if not rows:
             return []
         changes = store.changes_of(s, [m.id for m, _ in rows])
@@ -88,10 +65,7 @@ class BeforeEachOccurrence:
         return plans
 
     def next_due(self, s: Session, now: datetime) -> datetime | None:
-        if s.scalar(select(Meeting.id).join(Room, Room.id == Meeting.room_id)
-                    .where(*self._due(now)).limit(1)) is not None:
-            return now
-        return s.scalar(select(func.min(self.at)).where(Meeting.cancelled.is_(False)))
+        return store.next_look(s, self.watch, now)
 
     def run_due(self, s: Session, now: datetime, out: list[Outgoing]) -> int:
         sent = 0
@@ -109,9 +83,7 @@ class BeforeEachOccurrence:
                              reminder.offset, meeting.short_id, reminder.occurrence.original,
                              room.matrix_id, reminder.due)
                 sent += 1
-            setattr(meeting, self.planned.key, getattr(room, self.setting.key))
-            setattr(meeting, self.at.key, _again(meeting, plan, now))
-            s.flush()
+            store.planned(s, self.watch, meeting, room, _again(meeting, plan, now))
         return sent
 
 
@@ -121,9 +93,3 @@ def _again(meeting: Meeting, plan: Plan, now: datetime) -> datetime | None:
     if meeting.last_end is not None and meeting.last_end <= now - LOOKBACK:
         return None
     return min(plan.next_due or now + LOOKAHEAD, now + LOOKAHEAD)
-
-
-def replan(meeting: Meeting) -> None:
-    """A meeting changed: every clock plans it again at once."""
-    meeting.remind_offsets = None
-    meeting.agenda_planned = None

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 
 from bot.commands.converters import Choice, Date, Duration, ShortId, Text, Time
 from bot.commands.framework import Context, Converter, Flag, Param, Registry, Role, UserError
-from bot.commands.meetings.before_each import replan
 from bot.commands.meetings.texts import (
     ANSWERS,
     Joined,
@@ -35,7 +34,7 @@ from bot.reply import Bullets, Mention, Reply
 from bot.storage import agenda as agenda_store
 from bot.storage import meetings as store
 from bot.storage import rooms
-from bot.storage.meetings import Meeting, OccurrenceChange
+from bot.storage.meetings import Meeting
 
 DEFAULT_DURATION = timedelta(hours=1)
 LIST_LIMIT = 10
@@ -106,14 +105,6 @@ def pick_occurrence(ctx: Context, meeting: Meeting, series: Series,
     return occurrence
 
 
-def changed(meeting: Meeting, ctx: Context) -> None:
-    """Every change raises the calendar SEQUENCE and refreshes the series end."""
-    ctx.session.flush()
-    meeting.sequence += 1
-    replan(meeting)
-    meeting.last_end = series_end(store.load_series(ctx.session, meeting))
-
-
 # ---- commands --------------------------------------------------------------------------
 
 def add(ctx: Context, day: date, at: time, title: str, duration: timedelta | None,
@@ -132,7 +123,7 @@ def add(ctx: Context, day: date, at: time, title: str, duration: timedelta | Non
                       rule=series.rule, sequence=0, uid=f"{uuid.uuid4()}@coordbot",
                       created_by=ctx.sender, created_at=ctx.now, cancelled=False,
                       last_end=series_end(series))
-    ctx.session.add(meeting)
+    store.add_meeting(ctx.session, meeting)
     first = next_occurrences(series, ctx.now, 3)
     reply = Reply([N_("Meeting **{id}** scheduled: {title}.", id=meeting.short_id,
                       title=title)])
@@ -179,18 +170,15 @@ def cancel(ctx: Context, meeting: int, date: date | None) -> Reply:
     row = find_meeting(ctx, meeting)
     if date is None:
         row.cancelled = True
-        changed(row, ctx)
+        store.changed(ctx.session, row)
         return Reply([N_("Meeting **{id}** ({title}) is cancelled, with all its occurrences.",
                          id=row.short_id, title=row.title)])
     series = store.load_series(ctx.session, row)
     occurrence = pick_occurrence(ctx, row, series, date)
-    change = store.change_row(ctx.session, row, occurrence.original)
-    if change is None:
-        change = OccurrenceChange(meeting_id=row.id, original=occurrence.original)
-        ctx.session.add(change)
+    change = store.occurrence_change(ctx.session, row, occurrence.original, by=ctx.sender,
+                                     at=ctx.now)
     change.cancelled, change.new_start = True, None
-    change.changed_by, change.changed_at = ctx.sender, ctx.now
-    changed(row, ctx)
+    store.changed(ctx.session, row)
     reply = Reply([N_("Meeting **{id}** ({title}) of {when} is cancelled.", id=row.short_id,
                       title=row.title, when=When(occurrence.start, "weekday-datetime"))])
     items = len(agenda_store.items_of(ctx.session, row.id, occurrence.original))
@@ -220,16 +208,12 @@ def move(ctx: Context, meeting: int, day: date, at: time, date: date | None) -> 
     if clash:
         raise UserError(N_("Meeting {id} already takes place at {when}.", id=row.short_id,
                            when=When(start, "weekday-datetime")), show_usage=False)
-    change = store.change_row(ctx.session, row, occurrence.original)
-    if change is None:
-        change = OccurrenceChange(meeting_id=row.id, original=occurrence.original,
-                                  cancelled=False)
-        ctx.session.add(change)
+    change = store.occurrence_change(ctx.session, row, occurrence.original, by=ctx.sender,
+                                     at=ctx.now)
     change.new_start = new
-    change.changed_by, change.changed_at = ctx.sender, ctx.now
     store.forget_reminders(ctx.session, row, occurrence.original)
     agenda_store.forget_posts(ctx.session, row.id, occurrence.original)
-    changed(row, ctx)
+    store.changed(ctx.session, row)
     return Reply([N_("Meeting **{id}** ({title}) moved from {old} to {new}.", id=row.short_id,
                      title=row.title, old=When(occurrence.start, "weekday-datetime"),
                      new=When(start, "weekday-datetime"))])
@@ -248,7 +232,6 @@ def rsvp(ctx: Context, meeting: int, answer: str, date: date | None) -> Reply:
     row = find_meeting(ctx, meeting)
     occurrence = pick_occurrence(ctx, row, store.load_series(ctx.session, row), date)
     store.set_rsvp(ctx.session, row, occurrence.original, ctx.sender, answer, ctx.now)
-    ctx.session.flush()
     counts = answer_counts(store.rsvps(ctx.session, row, occurrence.original))
     return Reply([N_("Noted: {user} — {answer} for {id} ({title}) of {when}.",
                      user=Mention(ctx.sender), answer=ANSWERS[answer], id=row.short_id,

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.commands.family import ReminderExtra
 from bot.commands.meetings.before_each import BeforeEachOccurrence
@@ -17,7 +13,9 @@ from bot.config import Config
 from bot.core.durations import DurationError, parse_duration
 from bot.core.reminders import Reminder
 from bot.outgoing import Outgoing, to_room
-from bot.storage.meetings import Meeting, SentReminder
+from bot.storage import meetings as store
+from bot.storage.db import Session
+from bot.storage.meetings import REMINDERS, Meeting
 from bot.storage.models import Room
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,7 @@ def offsets_of(setting: str) -> tuple[int, ...]:
 
 class MeetingReminders(BeforeEachOccurrence):
     name = "meeting reminders"
-    columns = (Meeting.remind_at, Meeting.remind_offsets, Room.reminders)
+    watch = REMINDERS
 
     def __init__(self, config: Config, extras: tuple[ReminderExtra, ...] = ()):
         self.config = config
@@ -48,18 +46,12 @@ class MeetingReminders(BeforeEachOccurrence):
 
     def done(self, s: Session, rows: list[tuple[Meeting, Room]],
              oldest: datetime) -> dict[int, set[tuple[datetime, int]]]:
-        out: dict[int, set[tuple[datetime, int]]] = defaultdict(set)
-        for meeting_id, original, offset in s.execute(
-                select(SentReminder.meeting_id, SentReminder.original, SentReminder.offset)
-                .where(SentReminder.meeting_id.in_([m.id for m, _ in rows]),
-                       SentReminder.sent_at >= oldest)):
-            out[meeting_id].add((original, offset))
-        return out
+        return store.reminders_done(s, [m.id for m, _ in rows], oldest)
 
     def record(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
                now: datetime, *, late: bool, skipped: bool) -> None:
-        s.add(SentReminder(meeting_id=meeting.id, original=reminder.occurrence.original,
-                           offset=reminder.offset, sent_at=now, late=late, skipped=skipped))
+        store.record_reminder(s, meeting, reminder.occurrence.original, reminder.offset, now,
+                              late=late, skipped=skipped)
 
     def post(self, s: Session, meeting: Meeting, room: Room, reminder: Reminder,
              late: bool) -> Outgoing:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from icalendar import Calendar
-from sqlalchemy.orm import Session
 
 from bot.commands.family import ReminderExtra
 from bot.core.attendance import present_services
@@ -18,6 +17,7 @@ from bot.i18n import _ as N_
 from bot.reply import Attachment, Bullets, Mention, Reply
 from bot.storage import meetings as store
 from bot.storage import occurrences, rooms
+from bot.storage.db import Session
 from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from bot.commands.checks import PROPOSER_OR_CHAIR
 from bot.commands.converters import Choice, Date, Duration, ShortId, Text
 from bot.commands.framework import (
-    CheckFailure,
     Context,
     Flag,
     Param,
     Registry,
-    Role,
     UserError,
 )
 from bot.commands.proposals.electorate import (
+    MAY_VOTE,
     RULE_LABELS,
     electorate_of,
     meeting_line,
     opening,
-    refusal,
     voter,
 )
 from bot.commands.proposals.flow import cast, current_tally, end_poll, settle
@@ -38,14 +37,21 @@ from bot.commands.proposals.texts import (
     subject,
 )
 from bot.core.consensus import State
-from bot.core.electorate import NoVote, who_may_vote
+from bot.core.electorate import who_may_vote
 from bot.core.guards import check_case_ref, find_personal_data
 from bot.i18n import When
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing
 from bot.reply import Bullets, Reply
 from bot.storage import rooms
-from bot.storage.proposals import Proposal, audit, by_number, fix_electorate, listing
+from bot.storage.proposals import (
+    Proposal,
+    add_proposal,
+    audit,
+    by_number,
+    fix_electorate,
+    listing,
+)
 
 DEFAULT_DEADLINE = timedelta(days=5)
 DEADLINE = Duration(minimum=timedelta(minutes=10), maximum=timedelta(days=366))
@@ -126,8 +132,7 @@ def _create(ctx: Context, *, kind: str, title: str, case_ref: str | None, deadli
                  outcome_posted=False, poll_ended=False,
                  meeting_id=at[0].id if at else None, occurrence=at[1].original if at else None)
     fix_electorate(p, e, ctx.now)
-    s.add(p)
-    s.flush()
+    add_proposal(s, p)
     audit(s, room, "proposed", ctx.now, proposal=p, user=ctx.sender,
           service=rooms.service_of(s, room, ctx.sender), kind=kind, title=title,
           case_ref=case_ref, rule=rule, deadline=p.deadline.isoformat(),
@@ -173,10 +178,8 @@ def closed_reply(p: Proposal) -> Reply:
 def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     s, room = ctx.session, ctx.room
     p = _find(ctx, proposal)
-    service, named = voter(s, p, room, ctx.sender)
-    if isinstance(service, NoVote):
-        raise CheckFailure(refusal(service, p, named, ctx.prefix,
-                                   electorate_of(s, p, room).services))
+    MAY_VOTE.require(ctx.actor, p)
+    service, _ = voter(s, p, room, ctx.sender)
     settle(s, p, room, ctx.now, ctx.out)  # a proposal past its deadline closes first
     if p.state != State.OPEN:
         return closed_reply(p)
@@ -268,9 +271,7 @@ def list_all(ctx: Context, which: str | None) -> Reply:
 def withdraw(ctx: Context, proposal: int) -> Reply:
     s, room = ctx.session, ctx.room
     p = _find(ctx, proposal)
-    if ctx.sender != p.proposer and ctx.role < Role.CHAIR:
-        raise CheckFailure(N_("Only its proposer or a chair can withdraw {id}.",
-                              id=p.short_id))
+    PROPOSER_OR_CHAIR.require(ctx.actor, p)
     settle(s, p, room, ctx.now, ctx.out)
     if p.state != State.OPEN:
         return closed_reply(p)

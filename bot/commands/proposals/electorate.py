@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bot.commands.checks import Actor, Check
 from bot.commands.framework import Context, UserError
 from bot.commands.meetings.attendance import held
 from bot.core.attendance import present_services
@@ -93,6 +94,24 @@ def poll_refusal(reason: NoVote, p: Proposal, sender: str, service: str | None) 
                   "the poll was not counted.", user=user, service=service, id=p.short_id)
     return N_("{user}, you do not represent a service in this room, so your answer in the "
               "poll on {id} was not counted.", user=user, id=p.short_id)
+
+
+def _may_vote(who: Actor, p: Proposal) -> bool:
+    return not isinstance(voter(who.session, p, who.room, who.sender)[0], NoVote)
+
+
+def _refused_vote(who: Actor, p: Proposal) -> Msg:
+    reason, named = voter(who.session, p, who.room, who.sender)
+    return refusal(reason, p, named, who.prefix, electorate_of(who.session, p, who.room).services)
+
+
+def _refused_answer(who: Actor, p: Proposal) -> Msg:
+    reason, named = voter(who.session, p, who.room, who.sender)
+    return poll_refusal(reason, p, who.sender, named)
+
+
+# May vote on the proposal: its service is in the electorate fixed when it opened.
+MAY_VOTE = Check("vote", _may_vote, _refused_vote, _refused_answer)
 
 
 def participation(p: Proposal, e: Electorate) -> list[Any]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from bot.commands.proposals.electorate import electorate_of, participation
 from bot.commands.proposals.texts import POLL_END, outcome_reply, poll_end_content
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
 from bot.outgoing import Outgoing, to_room
+from bot.storage.db import Session
 from bot.storage.models import Room
-from bot.storage.proposals import Proposal, VoteRecord, audit, next_seq
+from bot.storage.proposals import Proposal, VoteRecord, add_vote, audit, next_seq
 
 
 def current_tally(s: Session, p: Proposal, room: Room, now: datetime) -> Tally:
@@ -58,9 +57,8 @@ def cast(s: Session, p: Proposal, room: Room, *, service: str, user: str, choice
          reason: str | None, now: datetime, source: str, out: list[Outgoing]) -> Tally:
     """Record one vote of `service` (the proposal must be open) and close it if complete."""
     before = {v.service: v.choice for v in p.votes}
-    p.votes.append(VoteRecord(service=service, user_id=user, choice=choice, reason=reason,
+    add_vote(s, p, VoteRecord(service=service, user_id=user, choice=choice, reason=reason,
                               at=now, seq=next_seq(p), source=source))
-    s.flush()
     audit(s, room, "vote-changed" if service in before else "vote", now, proposal=p,
           user=user, service=service, choice=choice, reason=reason, source=source,
           previous=before.get(service))

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.commands.checks import MAY_ACT, Actor, role_in
 from bot.commands.family import Event
-from bot.commands.proposals.electorate import poll_refusal, voter
+from bot.commands.proposals.electorate import MAY_VOTE, voter
 from bot.commands.proposals.flow import cast, settle
 from bot.commands.proposals.texts import POLL_RESPONSE
 from bot.core.consensus import State
-from bot.core.electorate import NoVote
-from bot.core.roles import Role, role_from_power
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing, to_room
 from bot.reply import Mention, Reply
-from bot.storage import rooms
 from bot.storage.db import Session
 from bot.storage.proposals import by_poll
 
@@ -49,14 +47,11 @@ def on_poll_response(s: Session, ev: Event, now: datetime, *,
                            key=f"poll-answer:{ev.event_id}"))
         return out
 
-    explicit = rooms.explicit_role(s, room, ev.sender)
-    role = Role[explicit.upper()] if explicit else role_from_power(ev.power)
-    if role < Role.MEMBER:
-        return tell(N_("{user}, observers can read but not vote; your answer in the poll on "
-                       "{id} was not counted.", user=Mention(ev.sender), id=p.short_id))
-    service, named = voter(s, p, room, ev.sender)
-    if isinstance(service, NoVote):
-        return tell(poll_refusal(service, p, ev.sender, named))
+    who = Actor(s, room, ev.sender, role_in(s, room, ev.sender, ev.power), prefix)
+    for check in (MAY_ACT, MAY_VOTE):  # what `!vote` asks: its role, then its vote
+        if (refused := check.refuses_answer(who, p)) is not None:
+            return tell(refused)
+    service, _ = voter(s, p, room, ev.sender)
     settle(s, p, room, now, out)
     if p.state != State.OPEN:
         return tell(N_("{user}, {id} is closed; your answer in the poll was not counted.",

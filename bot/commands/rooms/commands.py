@@ -121,11 +121,9 @@ def room_setup(ctx: Context, kind: str, name: str) -> Reply:
                     timezone=cfg.timezone, reminders=DEFAULT_REMINDERS,
                     agenda_deadline=DEFAULT_AGENDA_DEADLINE, set_up_by=ctx.sender,
                     set_up_at=ctx.now)
-        ctx.session.add(room)
     else:
         room.kind, room.name = kind, name
-    ctx.session.flush()
-    ctx.room = room
+    ctx.room = rooms.set_up(ctx.session, room)
     return Reply([N_("This room is now set up as {kind} **{name}**.",
                      kind=KIND_LABELS[kind], name=name),
                   N_("Type {prefix}help for the commands.", prefix=ctx.prefix)])
