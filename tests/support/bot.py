@@ -20,12 +20,13 @@ import yaml
 
 from bot import faults
 from bot.devserver import LocalSynapse
+from bot.devserver.admin import request
 
 
 def login_token(hs: LocalSynapse, user_id: str, password: str) -> tuple[str, str]:
     """An access token and its device, as an operator gets them for the bot (here through
     the client-server API; on a homeserver behind an OpenID provider, from that)."""
-    status, body = hs._request("POST", "/_matrix/client/v3/login", {
+    status, body = request(hs.base_url, "POST", "/_matrix/client/v3/login", {
         "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
         "password": password, "initial_device_display_name": "coordbot"})
     assert status == 200, body
