@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.devserver import LocalSynapse  # noqa: E402
-from tests.dbs import database_url  # noqa: E402
-from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient, is_reply_to  # noqa: E402
+from harness.bot import BotProcess  # noqa: E402
+from harness.client import TestClient, is_reply_to  # noqa: E402
+from harness.dbs import database_url  # noqa: E402
 
 
 async def main(rounds: int) -> None:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.devserver import LocalSynapse  # noqa: E402
-from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient, is_reply_to  # noqa: E402
+from harness.bot import BotProcess  # noqa: E402
+from harness.client import TestClient, is_reply_to  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

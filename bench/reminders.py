@@ -43,8 +43,8 @@ from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.meetings import Meeting, SentReminder  # noqa: E402
 from bot.storage.models import Outbox, Room  # noqa: E402
-from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient  # noqa: E402
+from harness.bot import BotProcess  # noqa: E402
+from harness.client import TestClient  # noqa: E402
 
 TZ = "Europe/Brussels"
 TITLE = re.compile(r"^Reminder: M\d+ — Bench (\d+)")

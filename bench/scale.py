@@ -39,8 +39,8 @@ from bot.devserver import LocalSynapse  # noqa: E402
 from bot.reply import render_reply  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import Outbox  # noqa: E402
-from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient  # noqa: E402
+from harness.bot import BotProcess  # noqa: E402
+from harness.client import TestClient  # noqa: E402
 
 SERVICES = ["Police", "OCAM", "Parquet", "VSSE", "SGRS", "Prévention"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.support.client import TestClient
+from harness.client import TestClient
 
 TARGET_P99 = 1.5  # coordbot's p99 at most this times the echo bot's
 TARGET_INTAKE = 0.8  # coordbot's intake at least this times the echo bot's

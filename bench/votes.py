@@ -53,9 +53,9 @@ from bot.devserver import LocalSynapse  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import ProcessedEvent  # noqa: E402
 from bot.storage.proposals import VoteRecord  # noqa: E402
-from tests.dbs import database_url, postgres_problem  # noqa: E402
-from tests.support.bot import BotProcess  # noqa: E402
-from tests.support.client import TestClient, is_reply_to, replied_to  # noqa: E402
+from harness.bot import BotProcess  # noqa: E402
+from harness.client import TestClient, is_reply_to, replied_to  # noqa: E402
+from harness.dbs import database_url, postgres_problem  # noqa: E402
 
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_RESPONSE = "org.matrix.msc3381.poll.response"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.devserver import INSTALL_HINT, LocalSynapse, synapse_available
-from tests.dbs import unavailable
-from tests.support.client import TestClient
+from harness.client import TestClient
+from harness.dbs import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def make_client(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Ma
 def _no_bot_outlives_its_test():
     """A test that fails half-way must not leave its bot running into the next tests."""
     yield
-    from tests.support.bot import BotProcess
+    from harness.bot import BotProcess
 
     for bot in list(BotProcess.live):
         bot.kill()

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harness.bot import BotProcess
 from tests.integration.test_meetings import ask
-from tests.support.bot import BotProcess
 
 pytestmark = pytest.mark.integration
 

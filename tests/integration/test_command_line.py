@@ -23,9 +23,9 @@ from bot import __version__
 from bot.config import SECTION_KEYS, ConfigError, parse_config
 from bot.storage.db import Database
 from bot.storage.proposals import Proposal
+from harness.bot import BotProcess
+from harness.client import TestClient, is_reply_to
 from tests.integration.test_foundation import ask
-from tests.support.bot import BotProcess
-from tests.support.client import TestClient, is_reply_to
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harness.bot import BotProcess
+from harness.client import is_reply_to
 from tests.integration.test_foundation import ask, replies_to
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 HEAVY = os.environ.get("COORDBOT_HEAVY") == "1"

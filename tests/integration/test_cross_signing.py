@@ -10,10 +10,10 @@ import pytest
 
 from bot.matrix.crosssigning import query_keys
 from bot.matrix.signing import SigningKey, decode_recovery_key
-from tests.dbs import database_url
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to
-from tests.support.crosssigning import chain_of, cross_sign
+from harness.bot import BotProcess
+from harness.client import is_reply_to
+from harness.crosssigning import chain_of, cross_sign
+from harness.dbs import database_url
 
 pytestmark = pytest.mark.integration
 

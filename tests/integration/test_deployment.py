@@ -11,13 +11,13 @@ from contextlib import nullcontext
 import pytest
 from sqlalchemy import inspect
 
-from tests.dbs import database_url, own_database, unavailable
+from harness.bot import BotProcess, log_out
+from harness.client import is_reply_to
+from harness.crosssigning import chain_of
+from harness.dbs import database_url, own_database, unavailable
+from harness.legacy import earlier_device
 from tests.integration.test_cross_signing import RECOVERY_BANNER
 from tests.integration.test_foundation import ask
-from tests.support.bot import BotProcess, log_out
-from tests.support.client import is_reply_to
-from tests.support.crosssigning import chain_of
-from tests.support.legacy import earlier_device
 
 pytestmark = pytest.mark.integration
 KINDS = ["sqlite", "postgresql"]

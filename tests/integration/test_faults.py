@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from tests.dbs import own_database
+from harness.bot import BotProcess
+from harness.client import is_reply_to
+from harness.dbs import own_database
 from tests.integration.test_foundation import ask, replies_to
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 

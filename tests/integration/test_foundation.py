@@ -6,8 +6,8 @@ import signal
 
 import pytest
 
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to, replied_to
+from harness.bot import BotProcess
+from harness.client import is_reply_to, replied_to
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,11 @@ import pytest
 
 from bot.storage.db import Database
 from bot.storage.models import Outbox
+from harness.bot import BotProcess
+from harness.client import is_reply_to
+from harness.proxy import SEND, LosingProxy
+from harness.seen import replies
 from tests.integration.test_foundation import ask
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to
-from tests.support.proxy import SEND, LosingProxy
-from tests.support.seen import replies
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to, replied_to
+from harness.bot import BotProcess
+from harness.client import is_reply_to, replied_to
 
 pytestmark = pytest.mark.integration
 

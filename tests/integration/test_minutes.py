@@ -12,9 +12,9 @@ from sqlalchemy import update
 from bot.storage.agenda import AgendaItem
 from bot.storage.db import Database
 from bot.storage.meetings import Meeting, Rsvp
+from harness.client import replied_to
+from harness.documents import docx_lines
 from tests.integration.test_proposals import ask, bots, taskforce  # noqa: F401 - fixture
-from tests.support.client import replied_to
-from tests.support.documents import docx_lines
 
 pytestmark = pytest.mark.integration
 BRUSSELS = ZoneInfo("Europe/Brussels")

@@ -13,11 +13,11 @@ import urllib.request
 
 import pytest
 
-from tests.dbs import database_url
+from harness.bot import BotProcess
+from harness.client import replied_to
+from harness.crosssigning import chain_of
+from harness.dbs import database_url
 from tests.integration.test_foundation import ask
-from tests.support.bot import BotProcess
-from tests.support.client import replied_to
-from tests.support.crosssigning import chain_of
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from bot.storage.db import Database
 from bot.storage.proposals import Proposal
-from tests.support.bot import BotProcess
-from tests.support.client import is_reply_to
+from harness.bot import BotProcess
+from harness.client import is_reply_to
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from harness.bot import BotProcess
 from tests.integration.test_foundation import ask, replies_to
-from tests.support.bot import BotProcess
 
 pytestmark = pytest.mark.integration
 CATCH_UP = 10  # seconds, for this test's bot

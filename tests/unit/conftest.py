@@ -14,7 +14,7 @@ from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import parse_config
 from bot.reply import render_reply
 from bot.storage.db import Database
-from tests.dbs import database_url
+from harness.dbs import database_url
 
 ROOM = "!room:example.org"
 _ids = itertools.count(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import dbs
+from harness import dbs
 
 NOWHERE = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 

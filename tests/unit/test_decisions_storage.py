@@ -19,7 +19,7 @@ from bot.storage.db import MIGRATIONS, Database
 from bot.storage.meetings import Meeting
 from bot.storage.models import Representative, Room
 from bot.storage.proposals import Proposal, electorate, fix_electorate
-from tests.dbs import database_url
+from harness.dbs import database_url
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 ORIGINAL = datetime(2026, 11, 25, 10, 0)

@@ -24,7 +24,7 @@ from bot.storage.e2ee import E2EERecords
 from bot.storage.e2ee_models import E2EEAccount, E2EEMegolmSession
 from bot.storage.sealing import Sealer, SecretUnreadable, StoreKeyProblem, key_file
 from bot.storage.vault import Vault
-from tests.dbs import database_url
+from harness.dbs import database_url
 
 USER, DEVICE, ROOM = "@coordbot:example.org", "BOTDEVICE", "!room:example.org"
 KEY = "a store key of the operator's choosing"

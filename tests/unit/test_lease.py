@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from bot.storage import progress
 from bot.storage.db import Database
 from bot.storage.lease import Fenced, Lease
-from tests.dbs import database_url
+from harness.dbs import database_url
 
 
 @pytest.fixture

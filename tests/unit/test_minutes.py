@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from tests.support.documents import docx_lines
+from harness.documents import docx_lines
 from tests.unit.test_decisions import DORA, at, refused
 from tests.unit.test_proposals import ALICE, BOB, CHAIR, COORD
 

@@ -23,7 +23,7 @@ from bot.commands.minutes.summary import summary
 from bot.core.attendance import Presence
 from bot.i18n import _ as N_
 from bot.reply import render_reply
-from tests.support.documents import docx_lines
+from harness.documents import docx_lines
 
 BXL = ZoneInfo("Europe/Brussels")
 ALICE, BOB, DORA, CHAIR = "@alice:x", "@bob:x", "@dora:x", "@chair:x"

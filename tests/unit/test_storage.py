@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.outgoing import Outgoing
 from bot.storage import outbox, progress, rooms
 from bot.storage.models import Outbox, Room
-from tests.dbs import database_url
+from harness.dbs import database_url
 
 
 def _room(s, matrix_id="!a:example.org") -> Room:

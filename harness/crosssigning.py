@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.matrix.crosssigning import KEYS_FILE, Identity, ensure_identity, query_keys
 from bot.matrix.signing import user_devices
-from tests.support.client import TestClient
+from harness.client import TestClient
 
 
 class KeysFile:

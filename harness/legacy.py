@@ -15,7 +15,7 @@ from nio import AsyncClient, AsyncClientConfig, LoginResponse
 
 from bot.devserver import LocalSynapse
 from bot.matrix.crosssigning import ensure_identity
-from tests.support.crosssigning import KeysFile
+from harness.crosssigning import KeysFile
 
 
 async def earlier_device(hs: LocalSynapse, user_id: str, password: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.client import TestClient, replied_to
+from harness.client import TestClient, replied_to
 
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_END = "org.matrix.msc3381.poll.end"
