@@ -12,22 +12,19 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.commands.checks import Actor
 from bot.commands.errors import CheckFailure, UserError
+from bot.config import Config
 from bot.core.roles import Role
 from bot.i18n import Msg, translate
 from bot.i18n import _ as N_
 from bot.outgoing import Outgoing
+from bot.storage.db import Session
+from bot.storage.models import Room
 from bot.storage.rooms import forget_services
-
-if TYPE_CHECKING:
-    from bot.config import Config
-    from bot.storage.db import Session
-    from bot.storage.models import Room
-
 
 ROLE_LABELS = {
     Role.OBSERVER: N_("observer"),
