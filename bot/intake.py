@@ -1,4 +1,4 @@
-"""The one way in: what a sync brings, handled event by event, each in one transaction.
+"""The one way in: what a sync brings, a few events to a transaction, each apart.
 
 A command is claimed (so a batch read again is never answered twice), dispatched, and its
 reply and whatever it said besides are queued in the transaction of the change they report;
@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.commands.family import Event, EventHandler
 from bot.config import Config
-from bot.core.outage import RecordsUnavailable
 from bot.devices import response_refusal
 from bot.i18n import _ as N_
 from bot.matrix.events import RoomEvent
@@ -25,10 +25,16 @@ from bot.outgoing import notice
 from bot.reply import Mention, Reply
 from bot.scheduling import Queue
 from bot.storage import progress, rooms
-from bot.storage.db import Database, Session
+from bot.storage.db import Database, Session, one_of_many
 
 log = logging.getLogger(__name__)
 SYNC_TOKEN = "sync_token"
+# one event's work in a transaction of several: the messages it queued, and whether it
+# changed anything besides
+Unit = Callable[[Session], tuple[list[Any], bool]]
+# events in one transaction at most: the replies of the first wait for the commit, and the
+# end-to-end encryption store, written from the event loop, waits for the write lock
+GROUP = 20
 
 
 class Intake:
@@ -53,36 +59,39 @@ class Intake:
         await self.db.run(lambda s: progress.set_state(s, SYNC_TOKEN, token))
 
     async def events(self, batch: Sequence[RoomEvent]) -> None:
-        """One sync's events in order; one that fails is logged and the others go on, unless
-        the database is out of reach (then the whole batch is read again later)."""
+        """One sync's events in order, up to GROUP of them in one transaction: a storm costs
+        one commit for many events, and what they share (the room, its services, a proposal
+        and its votes) is read once. Each event is claimed in that transaction and handled
+        apart: one that fails is logged and undone alone, and the others go on. What a
+        transaction holds is recorded at once or not at all, so after a crash, or with the
+        database out of reach, what was not recorded is read again, and what was claimed is
+        never answered twice."""
+        units: list[tuple[RoomEvent, Unit]] = []
         for ev in batch:
             self.metrics.events.labels(ev.kind).inc()
-            try:
-                if ev.kind == "text":
-                    await self._command(ev)
-                elif self.handlers:
-                    await self._other(ev)
-            except RecordsUnavailable:
-                raise
-            except Exception:
-                log.exception("handling %s in %s failed", ev.event_id, ev.room_id)
+            unit = self._command(ev) if ev.kind == "text" else \
+                self._other(ev) if self.handlers else None
+            if unit is not None:
+                units.append((ev, unit))
+        for start in range(0, len(units), GROUP):  # chat only: no transaction
+            rows, changed = await self.db.run(partial(_together, units[start:start + GROUP]))
+            self._after(rows, changed)
 
-    async def _command(self, ev: RoomEvent) -> None:
+    def _command(self, ev: RoomEvent) -> Unit | None:
         split = self.dispatcher.split_prefix(ev.body)
         if split is None:
-            return  # not a command: no transaction for chat
-        now = self.clock()
+            return None  # not a command
         sent_at = datetime.fromtimestamp(ev.sent_at_ms / 1000, UTC)
-        too_old = now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds)
         inc = Incoming(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
                        prefix=split[0], text=split[1], sent_at=sent_at, power=ev.power,
                        members=ev.members, device_id=ev.device_id,
                        device_verified=ev.device_verified)
 
         def work(s: Session) -> tuple[list[Any], bool]:
+            now = self.clock()
             if not progress.claim_event(s, inc.event_id, inc.room_id, now):
                 return [], False
-            if too_old:
+            if now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds):
                 log.info("not answering %s in %s: sent %s, older than the catch-up window",
                          inc.event_id, inc.room_id, sent_at.isoformat())
                 return [], False
@@ -91,16 +100,15 @@ class Intake:
                 return [], False
             return self.queue(s, out.messages, now), out.changed
 
-        rows, changed = await self.db.run(work)
-        self._after(rows, changed)
+        return work
 
-    async def _other(self, ev: RoomEvent) -> None:
+    def _other(self, ev: RoomEvent) -> Unit:
         """A non-command event (an answer in a poll): the first handler it is for takes it."""
-        now = self.clock()
         event = Event(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
                       kind=ev.kind, power=ev.power, content=ev.source.get("content", {}))
 
         def work(s: Session) -> tuple[list[Any], bool]:
+            now = self.clock()
             if not progress.claim_event(s, ev.event_id, ev.room_id, now):
                 return [], False
             refusal = response_refusal(self.config, s, ev)
@@ -114,8 +122,7 @@ class Intake:
                     return self.queue(s, said, now), True
             return [], False
 
-        rows, handled = await self.db.run(work)
-        self._after(rows, handled)
+        return work
 
     async def undecryptable(self, room_id: str, event_id: str, sender: str) -> None:
         self.metrics.undecryptable.inc()
@@ -139,3 +146,16 @@ class Intake:
             self.queued(rows)
         if changed:
             self.changed()  # e.g. a meeting added: its reminders may be due soon
+
+
+def _together(units: Sequence[tuple[RoomEvent, Unit]], s: Session) -> tuple[list[Any], bool]:
+    """Events in one transaction, each apart: the messages they queued, and whether any of
+    them changed something besides."""
+    rows: list[Any] = []
+    changed = False
+    for ev, unit in units:
+        done = one_of_many(s, unit, f"handling {ev.event_id} in {ev.room_id}")
+        if done is not None:
+            rows += done[0]
+            changed = changed or done[1]
+    return rows, changed

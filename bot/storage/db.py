@@ -94,6 +94,24 @@ def savepoint(s: Session) -> Iterator[None]:
     nested.commit()
 
 
+def one_of_many(s: Session, fn: Callable[[Session], T], what: str) -> T | None:
+    """One event's part of a transaction that handles several (a sync's batch): what `fn`
+    returns, or None when it failed; then it is undone alone, logged as `what`, and the
+    others go on. The database going away ends the whole transaction instead (it is tried
+    again). The messages `fn` queues follow each other, not the batch's earlier events; after
+    a part is undone, nothing the session remembered for the transaction is trusted again."""
+    s.info.pop("outbox_last", None)  # bot.storage.outbox.queue's order: one event's messages
+    try:
+        with savepoint(s):
+            return fn(s)
+    except Exception as exc:
+        if isinstance(exc, DBAPIError) and _transient(exc):
+            raise
+        s.info.clear()
+        log.exception("%s failed; undone alone", what)
+        return None
+
+
 def writes_since(s: Session) -> bool:
     """Whether `s` wrote since the last call (and start counting again)."""
     return bool(s.info.pop("wrote", False))

@@ -24,8 +24,9 @@ def queue(s: Session, messages: Iterable[Outgoing], now: datetime, *,
     answer is for).
 
     A message's key names it: the same message can never be queued twice, and its
-    transaction id derives from the key. Messages queued to one room in one transaction are
-    sent in the order they were queued."""
+    transaction id derives from the key. Messages queued to one room in one transaction (or
+    one event's part of it, bot.storage.db.one_of_many) are sent in the order they were
+    queued."""
     last = s.info.setdefault("outbox_last", {})  # the session lives for one transaction
     strict: dict[str, bool] = {}
     rows = []
