@@ -110,15 +110,19 @@ def translate(msg: Msg, lang: str) -> str:
 def format_when(w: When, lang: str) -> str:
     loc = LOCALES[lang]
     v = w.value
-    if w.style == "weekday-date":
-        return format_date(v, "EEEE d MMMM y", locale=loc)
     if w.style == "time" or isinstance(v, time):
         return format_time(v, "HH:mm", locale=loc)
-    if w.style == "date" or not isinstance(v, datetime):
-        return format_date(v, "EEE d MMM y", locale=loc)
-    if w.style == "weekday-datetime":
-        return format_datetime(v, "EEEE d MMMM y, HH:mm", tzinfo=v.tzinfo, locale=loc)
-    return format_datetime(v, "EEE d MMM y, HH:mm", tzinfo=v.tzinfo, locale=loc)
+    if w.style in ("weekday-date", "date") or not isinstance(v, datetime):
+        pattern = "EEEE d MMMM y" if w.style == "weekday-date" else "EEE d MMM y"
+        return format_date(v, _first_of_month(pattern, lang, v.day), locale=loc)
+    pattern = "EEEE d MMMM y, HH:mm" if w.style == "weekday-datetime" else "EEE d MMM y, HH:mm"
+    return format_datetime(v, _first_of_month(pattern, lang, v.day), tzinfo=v.tzinfo,
+                           locale=loc)
+
+
+def _first_of_month(pattern: str, lang: str, day: int) -> str:
+    """French writes the first day of a month as an ordinal: « mardi 1er décembre »."""
+    return pattern.replace("d ", "'1er' ", 1) if lang == "fr" and day == 1 else pattern
 
 
 def render(value: Any, lang: str, *, as_html: bool) -> str:

@@ -277,3 +277,14 @@ def test_catalog_tool_keeps_the_projects_plural_rule(lang, tmp_path):
     assert len(again["{n} thing"].string) == nplurals
     assert f"Plural-Forms: {PLURAL_FORMS[lang]}" in (tmp_path / f"{lang}.po").read_text()
     assert all(len(m.string) == nplurals for m in shipped if isinstance(m.id, tuple))
+
+
+def test_french_writes_the_first_of_the_month_as_an_ordinal():
+    first = datetime(2026, 12, 1, 9, 30, tzinfo=BRUSSELS)
+    assert render(When(first, "weekday-date"), "fr", as_html=False) == "mardi 1er décembre 2026"
+    assert render(When(first), "fr", as_html=False) == "mar. 1er déc. 2026, 09:30"
+    assert render(When(first.date(), "date"), "fr", as_html=False) == "mar. 1er déc. 2026"
+    assert render(When(first, "weekday-date"), "nl", as_html=False) == "dinsdag 1 december 2026"
+    second = first.replace(day=2)
+    assert render(When(second, "weekday-date"), "fr", as_html=False) == \
+        "mercredi 2 décembre 2026"
