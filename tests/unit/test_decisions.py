@@ -68,7 +68,8 @@ def test_a_service_added_mid_vote_does_not_block_unanimity(csil):
     text = refused(csil, DORA, "!vote P1 agree", "Prison joined this room after P1 opened")
     assert "(CPAS, Parquet, Police)" in text
     csil.send(BOB, "!vote P1 agree")
-    outcome = csil.send(COORD, "!vote P1 agree")  # the last vote is answered with the outcome
+    csil.send(COORD, "!vote P1 agree")
+    [outcome] = emitted_texts(csil)
     assert "P1 ADOPTED" in outcome and "Prison" not in outcome
 
 
@@ -86,8 +87,8 @@ def test_a_service_removed_mid_vote_still_counts_and_votes(csil):
     [reminder] = [c for _, c in outbox(csil) if "Reminder" in c.get("body", "")]
     assert "Police: @alice:example.org" in reminder["body"]
     assert reminder["m.mentions"]["user_ids"] == [ALICE]
-    text = csil.send(ALICE, "!vote P1 agree")
-    assert "Police votes agree on P1" in text and "P1 ADOPTED" in text
+    assert "Police votes agree on P1" in csil.send(ALICE, "!vote P1 agree")
+    assert "P1 ADOPTED" in emitted_texts(csil)[0]
 
 
 def test_the_audit_records_the_electorate(csil):
@@ -155,7 +156,8 @@ def test_present_rule_takes_the_services_present_and_names_the_absent(csil):
     assert "Parquet was not present at the meeting when P1 opened, so your answer" in \
         outbox(csil)[-1][1]["body"]
     csil.send(ALICE, "!vote P1 agree")
-    outcome = csil.send(BOB, "!vote P1 agree")  # the last vote is answered with the outcome
+    csil.send(BOB, "!vote P1 agree")
+    [outcome] = emitted_texts(csil)
     assert "P1 ADOPTED" in outcome
     assert "Taking part: CPAS, Police." in outcome and "Absent: Parquet." in outcome
     text = csil.send(CHAIR, "!proposal P1")

@@ -188,11 +188,10 @@ def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
                            prefix=ctx.prefix, id=p.short_id))
     if reason:
         refuse_personal_data(reason)
+    t = cast(s, p, room, service=service, user=ctx.sender, choice=choice, reason=reason,
+             now=ctx.now, source="command", out=ctx.out)
     reply = Reply([N_("{service} votes **{choice}** on {id}.", service=service,
                       choice=CHOICE_LABELS[choice], id=p.short_id)])
-    # a vote that closes the proposal is answered with the outcome
-    t = cast(s, p, room, service=service, user=ctx.sender, choice=choice, reason=reason,
-             now=ctx.now, source="command", out=ctx.out, answer=reply)
     if t.state is State.OPEN:
         reply.add(N_("Still to vote: {services}.", services=", ".join(t.missing)))
     return reply

@@ -13,7 +13,6 @@ from bot.commands.proposals.electorate import electorate_of, participation
 from bot.commands.proposals.texts import POLL_END, outcome_reply, poll_end_content
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
 from bot.outgoing import Outgoing, to_room
-from bot.reply import Reply
 from bot.storage.db import Session
 from bot.storage.models import Room
 from bot.storage.proposals import Proposal, VoteRecord, add_vote, audit, next_seq
@@ -27,22 +26,15 @@ def current_tally(s: Session, p: Proposal, room: Room, now: datetime) -> Tally:
     return tally(services, votes, Rule(p.rule), p.deadline, now, withdrawn_at=p.withdrawn_at)
 
 
-def settle(s: Session, p: Proposal, room: Room, now: datetime, out: list[Outgoing], *,
-           answer: Reply | None = None) -> Tally:
-    """Close the proposal if its votes or the clock say so: record it, post the outcome once.
-
-    The outcome is a message of its own, or, given the `answer` of the command whose vote
-    closed the proposal, part of that answer: in a storm, one message where there would be
-    two, each vote still answered once."""
+def settle(s: Session, p: Proposal, room: Room, now: datetime, out: list[Outgoing]) -> Tally:
+    """Close the proposal if its votes or the clock say so: record it, post the outcome once."""
     t = current_tally(s, p, room, now)
     if p.state != State.OPEN or t.state is State.OPEN:
         return t
     p.state, p.closed_at, p.outcome_posted = t.state.value, t.closed_at, True
-    outcome = outcome_reply(p, t, participation(p, electorate_of(s, p, room)))
-    if answer is None:
-        out.append(to_room(room, outcome, key=f"proposal-outcome:{p.id}", urgent=True))
-    else:
-        answer.add(*outcome.blocks)
+    taking_part = participation(p, electorate_of(s, p, room))
+    out.append(to_room(room, outcome_reply(p, t, taking_part), key=f"proposal-outcome:{p.id}",
+                       urgent=True))
     end_poll(s, p, room, out)
     audit(s, room, "closed", now, proposal=p, outcome=t.state.value, missing=list(t.missing),
           objections=[{"service": sv, "reason": r} for sv, r in t.objections],
@@ -62,14 +54,12 @@ def end_poll(s: Session, p: Proposal, room: Room, out: list[Outgoing]) -> None:
 
 
 def cast(s: Session, p: Proposal, room: Room, *, service: str, user: str, choice: str,
-         reason: str | None, now: datetime, source: str, out: list[Outgoing],
-         answer: Reply | None = None) -> Tally:
-    """Record one vote of `service` (the proposal must be open) and close it if complete
-    (the outcome in `answer`, when given: see `settle`)."""
+         reason: str | None, now: datetime, source: str, out: list[Outgoing]) -> Tally:
+    """Record one vote of `service` (the proposal must be open) and close it if complete."""
     before = {v.service: v.choice for v in p.votes}
     add_vote(s, p, VoteRecord(service=service, user_id=user, choice=choice, reason=reason,
                               at=now, seq=next_seq(p), source=source))
     audit(s, room, "vote-changed" if service in before else "vote", now, proposal=p,
           user=user, service=service, choice=choice, reason=reason, source=source,
           previous=before.get(service))
-    return settle(s, p, room, now, out, answer=answer)
+    return settle(s, p, room, now, out)
