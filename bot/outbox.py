@@ -195,7 +195,7 @@ class OutboxSender:
                         queue.remove(entry)
                         heapq.heapify(queue)
                         launch(entry)
-                room_left = IN_FLIGHT if not failed else 0
+                room_left = IN_FLIGHT - len(flying) if not failed else 0
                 while room_left and not any(_alone(e[2]) for e in flying.values()):
                     entry = self._next(queue, alone_ok=not flying)
                     if entry is None:

@@ -119,6 +119,15 @@ async def test_an_urgent_message_queued_during_a_burst_goes_before_the_waiting_o
     assert hs.most_in_flight == IN_FLIGHT
 
 
+async def test_a_room_never_has_more_than_its_share_on_the_way(db):
+    hs = Homeserver()
+    hs.slow = {f"reply {n}": 0.01 * (n + 1) for n in range(12)}  # each done at its own time
+    sender = make_sender(db, hs)
+    sender.add(queue(db, *[("!a", f"reply {n}", False) for n in range(12)]))
+    await run_until(sender, lambda: len(hs.sent) == 12)
+    assert hs.most_in_flight == IN_FLIGHT
+
+
 async def test_one_transactions_messages_keep_their_order(db):
     hs = Homeserver()
     hs.slow["reply"] = 0.1  # the reply is slow to store; its outcome still waits for it
