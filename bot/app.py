@@ -77,12 +77,15 @@ class Bot:
         sent = self.outbox = OutboxSender(db, sender.send, utcnow, ready=link.synced,
                                           on_marked=marked)
         clock = self.scheduler = Scheduler(db, due_work(config), queue, queued=sent.add,
-                                           ready=lambda: link.connected)
+                                           ready=lambda: link.connected,
+                                           read_up_to=lambda: link.caught_up,
+                                           plan=link.plan)
         intake = Intake(config, db, Dispatcher(config, observer=self.metrics.command),
                         families.event_handlers(config), queue, queued=sent.add,
                         changed=clock.poke, metrics=self.metrics, clock=utcnow)
         self.transport = Transport(config, client, sender, intake, link,
-                                   on_reconnect=clock.poke, replies_sent=sent.sent)
+                                   on_reconnect=clock.poke, replies_sent=sent.sent,
+                                   on_caught_up=clock.poke)
         self._tasks = [asyncio.create_task(sent.run(), name="outbox"),
                        asyncio.create_task(self.transport.run(), name="sync")]
         clock.start()

@@ -24,7 +24,7 @@ from bot.ops import Metrics
 from bot.outgoing import notice
 from bot.reply import Mention, Reply
 from bot.scheduling import Queue
-from bot.storage import progress, rooms
+from bot.storage import outbox, progress, rooms
 from bot.storage.db import Database, Session, one_of_many
 
 log = logging.getLogger(__name__)
@@ -65,16 +65,26 @@ class Intake:
         apart: one that fails is logged and undone alone, and the others go on. What a
         transaction holds is recorded at once or not at all, so after a crash, or with the
         database out of reach, what was not recorded is read again, and what was claimed is
-        never answered twice."""
+        never answered twice.
+
+        The bot's own messages in the batch are recorded as sent (with their event ids) in
+        the first transaction, before anything that answers them (a poll's start)."""
+        own = [(ev.body, ev.event_id) for ev in batch if ev.kind == "own"]
         units: list[tuple[RoomEvent, Unit]] = []
         for ev in batch:
+            if ev.kind == "own":
+                continue
             self.metrics.events.labels(ev.kind).inc()
             unit = self._command(ev) if ev.kind == "text" else \
                 self._other(ev) if self.handlers else None
             if unit is not None:
                 units.append((ev, unit))
-        for start in range(0, len(units), GROUP):  # chat only: no transaction
-            rows, changed = await self.db.run(partial(_together, units[start:start + GROUP]))
+        groups = [units[start:start + GROUP] for start in range(0, len(units), GROUP)]
+        if own and not groups:
+            groups = [[]]
+        for n, group in enumerate(groups):  # chat only: no transaction
+            seen = own if n == 0 else []
+            rows, changed = await self.db.run(partial(_together, group, seen, self.clock()))
             self._after(rows, changed)
 
     def _command(self, ev: RoomEvent) -> Unit | None:
@@ -105,7 +115,8 @@ class Intake:
     def _other(self, ev: RoomEvent) -> Unit:
         """A non-command event (an answer in a poll): the first handler it is for takes it."""
         event = Event(room_id=ev.room_id, event_id=ev.event_id, sender=ev.sender,
-                      kind=ev.kind, power=ev.power, content=ev.source.get("content", {}))
+                      kind=ev.kind, power=ev.power, content=ev.source.get("content", {}),
+                      sent_at=datetime.fromtimestamp(ev.sent_at_ms / 1000, UTC))
 
         def work(s: Session) -> tuple[list[Any], bool]:
             now = self.clock()
@@ -148,9 +159,13 @@ class Intake:
             self.changed()  # e.g. a meeting added: its reminders may be due soon
 
 
-def _together(units: Sequence[tuple[RoomEvent, Unit]], s: Session) -> tuple[list[Any], bool]:
-    """Events in one transaction, each apart: the messages they queued, and whether any of
-    them changed something besides."""
+def _together(units: Sequence[tuple[RoomEvent, Unit]], seen: Sequence[tuple[str, str]],
+              now: datetime, s: Session) -> tuple[list[Any], bool]:
+    """Events in one transaction, each apart, after the bot's own messages `seen`
+    (transaction id, event id) are recorded as sent: the messages they queued, and whether
+    any of them changed something besides."""
+    if seen:
+        outbox.seen(s, seen, now)
     rows: list[Any] = []
     changed = False
     for ev, unit in units:

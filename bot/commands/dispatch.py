@@ -176,7 +176,8 @@ class Dispatcher:
         ctx = Context(config=self.config, session=s, room_id=inc.room_id, room=room,
                       sender=inc.sender, role=role, power=inc.power,
                       is_bot_admin=inc.sender in self.config.bot.admins, members=inc.members,
-                      now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry)
+                      now=now, event_id=inc.event_id, prefix=prefix, registry=self.registry,
+                      sent_at=inc.sent_at)
         writes_since(s)
         reply = self._run(cmd, args, ctx)
         return _Answer(reply, ctx.room.language if ctx.room else language, ctx.out,

@@ -34,6 +34,7 @@ class Event:
     kind: str  # "poll.response", …
     power: int
     content: dict = field(default_factory=dict)
+    sent_at: datetime | None = None  # as the homeserver stamped it
 
 
 # What an event handler says about an event (in the transaction that claims it), or None

@@ -124,6 +124,8 @@ class Context:
     event_id: str
     prefix: str
     registry: Registry
+    # when the command was sent, as the homeserver stamped it (a vote counts from then)
+    sent_at: datetime | None = None
     # what the command says besides its reply (e.g. a poll, an outcome), sent after it; an
     # urgent one (an outcome) takes the reply along ahead of the room's waiting messages
     out: list[Outgoing] = field(default_factory=list)

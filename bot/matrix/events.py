@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
+
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -52,4 +55,17 @@ class Link:
         self.connected = False  # the last sync succeeded
         self.synced = asyncio.Event()  # the first sync is handled: nio knows the rooms
         self.last_sync = 0.0  # time.monotonic() of the last sync
+        # Every event the homeserver had before this moment is handled (UTC): due work acts
+        # on no later time, so a deadline never passes over a vote cast before it that the
+        # bot has not read yet (it was down, stalled, or busy).
+        self.caught_up = NEVER
+        # When the clock next has something to do: the sync returns by then, so that
+        # `caught_up` passes it in time. While the clock is about to plan again (something
+        # changed), it may be sooner: the sync then returns within a second.
+        self.due: datetime | None = None
+        self.replanning = False
+
+    def plan(self, due: datetime | None, settled: bool) -> None:
+        """What the clock says of its next work (bot.scheduling.Scheduler's `plan`)."""
+        self.due, self.replanning = due, not settled
 

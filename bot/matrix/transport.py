@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import aiohttp
 from nio import (
@@ -65,12 +66,14 @@ SYNC_FILTER = {
 class Transport:
     def __init__(self, config: Config, client: AsyncClient, sender: Sender, intake: Intake,
                  link: Link, *, on_reconnect: Callable[[], None],
-                 replies_sent: Callable[[float], Awaitable[None]]):
+                 replies_sent: Callable[[float], Awaitable[None]],
+                 on_caught_up: Callable[[], None] = lambda: None):
         self.config = config
         self.client = client
         self.intake = intake
         self.link = link
         self.on_reconnect = on_reconnect
+        self.on_caught_up = on_caught_up  # what was due is now past what the intake read
         # after a quiet batch, let the replies to it land before syncing again (below)
         self.replies_sent = replies_sent
         self.power = PowerLevels(client)
@@ -97,16 +100,15 @@ class Transport:
                     # wait puts the client first; after a busy one, intake comes first.
                     await self.replies_sent(REPLY_WAIT)
                 await self._e2ee_housekeeping()
-                # while messages wait for their keys, come back often to check on them
-                wait = 0 if first else (1000 if self._pending else 30_000)
-                asked = time.monotonic()
-                resp = await self.client.sync(timeout=wait, sync_filter=SYNC_FILTER,
-                                              since=token, full_state=first)
+                asked, asked_at = time.monotonic(), datetime.now(UTC)
+                resp = await self.client.sync(timeout=self._wait(first), since=token,
+                                              sync_filter=SYNC_FILTER, full_state=first)
                 if isinstance(resp, SyncError):
                     check_still_signed_in(resp, self.config)
                     raise ConnectionError(f"sync refused: {resp.status_code} {resp.message}")
                 answered = time.monotonic()
                 await self._handle_sync(resp, since=token)
+                self._caught_up(asked_at)
                 quiet = not first and sum(len(r.timeline.events) for r in
                                           resp.rooms.join.values()) <= QUIET_BATCH
                 token = resp.next_batch
@@ -145,6 +147,26 @@ class Transport:
                 delay = backoff.next()
                 log.exception("unexpected error in the sync loop; retrying in %.1fs", delay)
                 await self._sleep(delay)
+
+    def _wait(self, first: bool) -> int:
+        """How long the homeserver may hold the sync (ms): not past what the clock has due
+        next, and not long while messages wait for their keys."""
+        if first:
+            return 0
+        wait = 1000 if self._pending or self.link.replanning else 30_000
+        if self.link.due is not None:
+            until = (self.link.due - datetime.now(UTC)).total_seconds()
+            wait = min(wait, max(0, int(until * 1000) + 1))
+        return wait
+
+    def _caught_up(self, asked_at: datetime) -> None:
+        """Everything the homeserver had when the sync was asked for is handled (when it
+        answered is not known: a reply read late, after the process stalled, holds only what
+        it had then). A message still waiting for its key does not hold the clock back: it
+        may wait for good."""
+        self.link.caught_up = asked_at
+        if self.link.due is not None and self.link.caught_up >= self.link.due:
+            self.on_caught_up()
 
     async def _sleep(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -223,7 +245,7 @@ class Transport:
     async def _room_event(self, room_id: str, ev) -> RoomEvent | None:
         """What the bot may act on in a timeline event, or None."""
         if getattr(ev, "sender", None) == self.client.user_id:
-            return None
+            return self._own(room_id, ev)
         if isinstance(ev, MegolmEvent):
             if ev.event_id not in self._pending:
                 log.info("cannot decrypt %s in %s yet; requesting the key", ev.event_id,
@@ -252,6 +274,22 @@ class Transport:
                          power=await self.power.of(room_id, ev.sender),
                          members=await self._members(room),
                          source=ev.source, device_id=device_id, device_verified=verified)
+
+    def _own(self, room_id: str, ev) -> RoomEvent | None:
+        """One of the bot's own messages, seen in the timeline with the transaction id it
+        was sent with (encrypted or not): the intake records it as sent, with its event id,
+        before anything after it in the timeline is handled (an answer to a poll names its
+        start), also when the bot never heard back from sending it (it crashed, or the
+        homeserver's answer was lost)."""
+        # nio keeps it on the events it knows; on the others (a poll's start) it stays in
+        # the decrypted event's `unsigned`
+        txn = getattr(ev, "transaction_id", None) or \
+            (ev.source.get("unsigned") or {}).get("transaction_id")
+        if not txn:
+            return None
+        return RoomEvent(room_id=room_id, event_id=ev.event_id, sender=ev.sender,
+                         sent_at_ms=ev.server_timestamp, kind="own", body=txn, power=0,
+                         members=frozenset())
 
     async def _retry_undecryptable(self) -> None:
         now = time.monotonic()

@@ -52,7 +52,9 @@ class Scheduler:
     def __init__(self, db: Database, works: Sequence[DueWork], queue: Queue,
                  queued: Callable[[list[Any]], None],
                  clock: Callable[[], datetime] | None = None,
-                 ready: Callable[[], bool] = lambda: True):
+                 ready: Callable[[], bool] = lambda: True,
+                 read_up_to: Callable[[], datetime] | None = None,
+                 plan: Callable[[datetime | None, bool], None] = lambda due, settled: None):
         self.db = db
         # Due work waits while the homeserver is out of reach: what falls due meanwhile is
         # done once it is back, and marked late, rather than queued as if sent on time.
@@ -61,6 +63,13 @@ class Scheduler:
         self.queue = queue
         self.queued = queued  # committed rows, for the outbox sender
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Due work acts on no later time than the intake has read up to (a deadline must
+        # not pass over a vote cast before it but not read yet); `plan` says when the clock
+        # next has work (False: it is about to plan again), so that the intake has read up
+        # to it by then.
+        self.read_up_to = read_up_to or self.clock
+        self.plan = plan
+        self._planned: datetime | None = None
         # Ticks run one at a time under the lock; a wake-up that falls while one is running
         # (even the job re-planned by that tick) must wait for it, not be dropped.
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={
@@ -93,6 +102,7 @@ class Scheduler:
         with the commands)."""
         if self._stopping:
             return
+        self.plan(self._planned, False)
         if self._lock.locked():
             self._again = True  # another round once this one is over
             return
@@ -134,15 +144,24 @@ class Scheduler:
                 log.info("%s: %d item(s) done", work.name, done)
             if rows:
                 self.queued(rows)
-        if dues:
-            when = max(min(dues), self.clock() + timedelta(milliseconds=5))
+        due = self._planned = min(dues, default=None)
+        if not self._again:
+            self.plan(due, True)
+        if due is not None and (due <= self._now() or due > self.clock()):
+            # due now (more than one round could do) or later; due by the clock but past
+            # what the intake has read: the intake pokes the clock once it has
+            when = max(due, self.clock() + timedelta(milliseconds=5))
             self._aps.add_job(_wake, DateTrigger(when), args=[self], id="next",
                               replace_existing=True)
+
+    def _now(self) -> datetime:
+        """The clock, but not past what the intake has read."""
+        return min(self.clock(), self.read_up_to())
 
     def _step(self, s: Session, work: DueWork) -> tuple[int, datetime | None, list[Any]]:
         """Run `work` only if something of it is due (a wake-up is cheap), queue what it
         said, then say when it is next due."""
-        now = self.clock()
+        now = self._now()
         due = work.next_due(s, now)
         done, rows = 0, []
         if due is not None and due <= now:

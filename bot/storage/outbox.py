@@ -54,6 +54,16 @@ def pending(s: Session, *, after: int = 0, limit: int = 500) -> list[Outbox]:
                           .order_by(Outbox.id).limit(limit)))
 
 
+def seen(s: Session, messages: Sequence[tuple[str, str]], now: datetime) -> None:
+    """The bot's messages (transaction id, event id) are in their rooms' timelines: those
+    not marked sent yet (a crash, or an answer lost on the way back) are, with their event
+    ids. One read for all of them."""
+    event_ids = dict(messages)
+    rows = s.scalars(select(Outbox).where(Outbox.txn_id.in_(event_ids),
+                                          Outbox.event_id.is_(None)))
+    mark_sent(s, [(row, event_ids[row.txn_id]) for row in rows], now)
+
+
 def mark_sent(s: Session, sent: Sequence[tuple[Outbox, str]], now: datetime) -> None:
     """Mark outbox rows sent, each with the event id the homeserver gave it ("" for one it
     refused for good); a message others need the event id of (a poll's start) leaves it

@@ -133,3 +133,34 @@ async def test_stopping_lets_the_work_in_progress_finish_and_logs_no_error(tmp_p
     finally:
         db.close()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_due_work_waits_until_the_intake_has_read_up_to_its_time(tmp_path):
+    """A deadline does not pass over what the bot has not read yet (a vote cast before it):
+    the clock acts on no later time than the intake has read up to, tells when it has work
+    next, and acts once the intake is past it and pokes it."""
+    db = Database(f"sqlite:///{tmp_path}/clock.db")
+    due = datetime.now(UTC) + timedelta(milliseconds=100)
+    work = Items([due])
+    read = [due - timedelta(seconds=5)]  # the intake is behind (the bot was stalled)
+    plans: list[tuple[datetime | None, bool]] = []
+    scheduler = Scheduler(db, [work], queue=NOTHING, queued=print,
+                          read_up_to=lambda: read[0],
+                          plan=lambda when, settled: plans.append((when, settled)))
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.5)  # due by the clock, not by what was read
+        assert work.pending == [due]
+        assert plans[-1] == (due, True)  # the sync returns by then
+        read[0] = due + timedelta(milliseconds=1)  # the intake caught up, and says so
+        scheduler.poke()
+        assert plans[-1] == (due, False)  # about to plan again: the sync comes back soon
+        for _ in range(100):
+            if not work.pending:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await scheduler.shutdown()
+        db.close()
+    assert work.done and work.done[0][1] <= read[0]  # done as of what was read
+    assert plans[-1] == (None, True)

@@ -27,7 +27,7 @@ from bot.commands.proposals.electorate import (
     opening,
     voter,
 )
-from bot.commands.proposals.flow import cast, current_tally, end_poll, settle
+from bot.commands.proposals.flow import cast, cast_at, current_tally, end_poll, settle
 from bot.commands.proposals.texts import (
     CHOICE_LABELS,
     POLL_START,
@@ -180,7 +180,8 @@ def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     p = _find(ctx, proposal)
     MAY_VOTE.require(ctx.actor, p)
     service, _ = voter(s, p, room, ctx.sender)
-    settle(s, p, room, ctx.now, ctx.out)  # a proposal past its deadline closes first
+    at = cast_at(ctx.sent_at, ctx.now)
+    settle(s, p, room, at, ctx.out)  # past its deadline when the vote was cast: closed first
     if p.state != State.OPEN:
         return closed_reply(p)
     if choice == "object" and not reason:
@@ -189,7 +190,7 @@ def vote(ctx: Context, proposal: int, choice: str, reason: str | None) -> Reply:
     if reason:
         refuse_personal_data(reason)
     t = cast(s, p, room, service=service, user=ctx.sender, choice=choice, reason=reason,
-             now=ctx.now, source="command", out=ctx.out)
+             at=at, source="command", out=ctx.out)
     reply = Reply([N_("{service} votes **{choice}** on {id}.", service=service,
                       choice=CHOICE_LABELS[choice], id=p.short_id)])
     if t.state is State.OPEN:
@@ -272,10 +273,11 @@ def withdraw(ctx: Context, proposal: int) -> Reply:
     s, room = ctx.session, ctx.room
     p = _find(ctx, proposal)
     PROPOSER_OR_CHAIR.require(ctx.actor, p)
-    settle(s, p, room, ctx.now, ctx.out)
+    at = cast_at(ctx.sent_at, ctx.now)  # like a vote: as of when it was asked
+    settle(s, p, room, at, ctx.out)
     if p.state != State.OPEN:
         return closed_reply(p)
-    p.state, p.withdrawn_at, p.closed_at = State.WITHDRAWN.value, ctx.now, ctx.now
+    p.state, p.withdrawn_at, p.closed_at = State.WITHDRAWN.value, at, at
     p.outcome_posted = True
     end_poll(s, p, room, ctx.out)
     audit(s, room, "withdrawn", ctx.now, proposal=p, user=ctx.sender,

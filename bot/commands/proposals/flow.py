@@ -53,13 +53,21 @@ def end_poll(s: Session, p: Proposal, room: Room, out: list[Outgoing]) -> None:
     p.poll_ended = True
 
 
+def cast_at(sent_at: datetime | None, now: datetime) -> datetime:
+    """When a vote was cast: when its event was sent, not when the bot got to it (it may
+    have been down, or busy, meanwhile); never later than now."""
+    return min(sent_at, now) if sent_at is not None else now
+
+
 def cast(s: Session, p: Proposal, room: Room, *, service: str, user: str, choice: str,
-         reason: str | None, now: datetime, source: str, out: list[Outgoing]) -> Tally:
-    """Record one vote of `service` (the proposal must be open) and close it if complete."""
+         reason: str | None, at: datetime, source: str, out: list[Outgoing]) -> Tally:
+    """Record one vote of `service`, cast `at` (the proposal was open then), and close the
+    proposal if that completes it. Not at its deadline: votes cast before the deadline may
+    still be on their way to the bot; the clock closes it once they are read."""
     before = {v.service: v.choice for v in p.votes}
     add_vote(s, p, VoteRecord(service=service, user_id=user, choice=choice, reason=reason,
-                              at=now, seq=next_seq(p), source=source))
-    audit(s, room, "vote-changed" if service in before else "vote", now, proposal=p,
+                              at=at, seq=next_seq(p), source=source))
+    audit(s, room, "vote-changed" if service in before else "vote", at, proposal=p,
           user=user, service=service, choice=choice, reason=reason, source=source,
           previous=before.get(service))
-    return settle(s, p, room, now, out)
+    return settle(s, p, room, at, out)

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.commands.checks import MAY_ACT, Actor, role_in
 from bot.commands.family import Event
 from bot.commands.proposals.electorate import MAY_VOTE, voter
-from bot.commands.proposals.flow import cast, settle
+from bot.commands.proposals.flow import cast, cast_at, settle
 from bot.commands.proposals.texts import POLL_RESPONSE
 from bot.core.consensus import State
 from bot.i18n import _ as N_
@@ -52,11 +52,12 @@ def on_poll_response(s: Session, ev: Event, now: datetime, *,
         if (refused := check.refuses_answer(who, p)) is not None:
             return tell(refused)
     service, _ = voter(s, p, room, ev.sender)
-    settle(s, p, room, now, out)
+    at = cast_at(ev.sent_at, now)
+    settle(s, p, room, at, out)  # past its deadline when the answer was given: closed first
     if p.state != State.OPEN:
         return tell(N_("{user}, {id} is closed; your answer in the poll was not counted.",
                        user=Mention(ev.sender), id=p.short_id))
-    t = cast(s, p, room, service=service, user=ev.sender, choice=choice, reason=None, now=now,
+    t = cast(s, p, room, service=service, user=ev.sender, choice=choice, reason=None, at=at,
              source="poll", out=out)
     if choice == "object" and t.state is State.OPEN:
         tell(N_("{user}, your objection to {id} is counted for {service}. Please give its "
