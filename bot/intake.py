@@ -18,6 +18,7 @@ from bot.commands.dispatch import Dispatcher, Incoming
 from bot.commands.family import Event, EventHandler
 from bot.config import Config
 from bot.devices import response_refusal
+from bot.faults import crash_point
 from bot.i18n import _ as N_
 from bot.matrix.events import RoomEvent
 from bot.ops import Metrics
@@ -85,6 +86,8 @@ class Intake:
         for n, group in enumerate(groups):  # chat only: no transaction
             seen = own if n == 0 else []
             rows, changed = await self.db.run(partial(_together, group, seen, self.clock()))
+            if group:
+                crash_point("event.committed")
             self._after(rows, changed)
 
     def _command(self, ev: RoomEvent) -> Unit | None:
@@ -101,6 +104,7 @@ class Intake:
             now = self.clock()
             if not progress.claim_event(s, inc.event_id, inc.room_id, now):
                 return [], False
+            crash_point("event.claimed")
             if now - sent_at > timedelta(seconds=self.config.bot.catch_up_seconds):
                 log.info("not answering %s in %s: sent %s, older than the catch-up window",
                          inc.event_id, inc.room_id, sent_at.isoformat())
@@ -122,6 +126,7 @@ class Intake:
             now = self.clock()
             if not progress.claim_event(s, ev.event_id, ev.room_id, now):
                 return [], False
+            crash_point("event.claimed")
             refusal = response_refusal(self.config, s, ev)
             if refusal is not None:
                 device = (ev.sender, ev.device_id) if ev.device_id else None

@@ -20,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from bot.faults import crash_point
 from bot.storage.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Leadership:
         if self.lease is None:
             self._lock_file()
             self.active = True
+            crash_point("leader.acquired")
             return
         announced = False
         down_since: float | None = None
@@ -65,6 +67,7 @@ class Leadership:
                 if got:
                     self.active = True
                     log.info("active: holding the instance lock (%s)", self.lease.holder)
+                    crash_point("leader.acquired")
                     return
                 if not announced:
                     log.info("standby: another instance is active; waiting to take over")

@@ -23,6 +23,7 @@ from datetime import datetime
 import aiohttp
 
 from bot.core.backoff import Backoff
+from bot.faults import crash_point
 from bot.outgoing import SendFailed
 from bot.storage import outbox as store
 from bot.storage.db import Database, DatabaseUnavailable
@@ -161,6 +162,7 @@ class OutboxSender:
 
     async def _mark_rows(self, batch: list[tuple[Outbox, str]]) -> None:
         await self.db.run(lambda s: store.mark_sent(s, batch, self.clock()))
+        crash_point("outbox.marked")
         for row, _ in batch:
             self._known.discard(row.id)  # no longer pending: no read returns it
         self.on_marked([row for row, _ in batch])
@@ -274,6 +276,8 @@ class OutboxSender:
         except Exception:
             log.exception("sending message %d failed", row.id)
             return False
+        if event_id:
+            crash_point("outbox.handed")  # the homeserver has it; not marked sent yet
         if row.ref is not None:
             # others look it up by its event id (a poll answer names its poll's start):
             # on record before anyone can answer it

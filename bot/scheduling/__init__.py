@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.faults import crash_point
 from bot.outgoing import Outgoing
 from bot.storage.db import Database, Session
 
@@ -141,6 +142,7 @@ class Scheduler:
             if due is not None:
                 dues.append(due)
             if done:
+                crash_point("due.committed")
                 log.info("%s: %d item(s) done", work.name, done)
             if rows:
                 self.queued(rows)
@@ -168,5 +170,7 @@ class Scheduler:
             out: list[Outgoing] = []
             done = work.run_due(s, now, out)
             rows = self.queue(s, out, now)
+            if done:
+                crash_point("due.recorded")
             due = work.next_due(s, now)
         return done, due, rows

@@ -87,3 +87,20 @@ def test_a_plan_file_arms_a_running_process(tmp_path):
 def test_an_unknown_point_in_the_code_is_an_error():
     with pytest.raises(ValueError, match="no crash point named"):
         faults.crash_point("outbox.sent")
+
+
+def test_every_named_point_is_passed_somewhere_in_the_bot():
+    from pathlib import Path
+
+    code = "".join(p.read_text() for p in Path(faults.__file__).parent.rglob("*.py"))
+    for name in faults.POINTS:
+        assert f'crash_point("{name}")' in code, name
+
+
+def test_the_readme_lists_every_crash_point():
+    from pathlib import Path
+
+    readme = (Path(faults.__file__).parents[1] / "README.md").read_text()
+    table = readme.split("### Reliability", 1)[1].split("\n\n", 3)[2]
+    listed = [line.split("`")[1] for line in table.splitlines()[2:]]
+    assert listed == list(faults.POINTS)

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.commands.proposals.electorate import electorate_of, participation
 from bot.commands.proposals.texts import POLL_END, outcome_reply, poll_end_content
 from bot.core.consensus import Choice, Rule, State, Tally, Vote, tally
+from bot.faults import crash_point
 from bot.outgoing import Outgoing, to_room
 from bot.storage.db import Session
 from bot.storage.models import Room
@@ -39,6 +40,7 @@ def settle(s: Session, p: Proposal, room: Room, now: datetime, out: list[Outgoin
     audit(s, room, "closed", now, proposal=p, outcome=t.state.value, missing=list(t.missing),
           objections=[{"service": sv, "reason": r} for sv, r in t.objections],
           counted={sv: v.choice.value for sv, v in t.counted.items()})
+    crash_point("proposal.closed")
     return t
 
 
