@@ -66,6 +66,10 @@ class BotConfig:
     rate_limit_per_minute: int = 20
     case_ref_pattern: str = r"[A-Za-z0-9][A-Za-z0-9._/-]{1,39}"
 
+    def allows(self, user_id: str) -> bool:
+        """Whether the bot listens to `user_id`: its server is one of `allowed_servers`."""
+        return user_id.split(":", 1)[-1].lower() in self.allowed_servers
+
 
 @dataclass(frozen=True)
 class MetricsConfig:

@@ -1,4 +1,4 @@
-"""The bot's life in Matrix: sync with backoff, invites, decryption retries.
+"""The bot's life in Matrix: sync with backoff, invites, events handed to the intake.
 
 Each sync's events go to the intake in one batch. The sync token is the intake's (kept in
 the database, written only after a batch is handled), so a crash re-reads the last batch
@@ -33,6 +33,7 @@ from bot.core.outage import RecordsUnavailable
 from bot.matrix.events import Intake, Link, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.history import joined, load_members, read_gap
+from bot.matrix.keywait import KeyWait
 from bot.matrix.power import PowerLevels
 from bot.matrix.sending import Sender
 from bot.matrix.session import LoginFailed, check_still_signed_in
@@ -77,7 +78,7 @@ class Transport:
         # after a quiet batch, let the replies to it land before syncing again (below)
         self.replies_sent = replies_sent
         self.power = PowerLevels(client)
-        self._pending: dict[str, tuple[float, str, MegolmEvent]] = {}
+        self.keywait = KeyWait(client, config.bot.undecryptable_notice_seconds)
         self._stop = asyncio.Event()
         self._keys_lock = sender.keys_lock  # shared with the senders' room-key preparation
         self._fallback_published = False  # a new one at each start
@@ -153,7 +154,7 @@ class Transport:
         next, and not long while messages wait for their keys."""
         if first:
             return 0
-        wait = 1000 if self._pending or self.link.replanning else 30_000
+        wait = 1000 if self.keywait or self.link.replanning else 30_000
         if self.link.due is not None:
             until = (self.link.due - datetime.now(UTC)).total_seconds()
             wait = min(wait, max(0, int(until * 1000) + 1))
@@ -224,15 +225,11 @@ class Transport:
         self.client.invalidate_outbound_session(room_id)
 
     # ---- invites ---------------------------------------------------------------------
-    def server_allowed(self, user_id: str) -> bool:
-        server = user_id.split(":", 1)[-1].lower()
-        return server in self.config.bot.allowed_servers
-
     async def _handle_invite(self, room_id: str, events: list) -> None:
         inviter = next((e.sender for e in events if isinstance(e, InviteMemberEvent)
                         and e.state_key == self.client.user_id and e.membership == "invite"),
                        None)
-        if inviter is None or not self.server_allowed(inviter):
+        if inviter is None or not self.config.bot.allows(inviter):
             log.info("ignoring invite to %s from %s (server not allowed)", room_id, inviter)
             return
         resp = await self.client.join(room_id)
@@ -247,14 +244,7 @@ class Transport:
         if getattr(ev, "sender", None) == self.client.user_id:
             return self._own(room_id, ev)
         if isinstance(ev, MegolmEvent):
-            if ev.event_id not in self._pending:
-                log.info("cannot decrypt %s in %s yet; requesting the key", ev.event_id,
-                         room_id)
-                self._pending[ev.event_id] = (time.monotonic(), room_id, ev)
-                try:
-                    await self.client.request_room_key(ev)
-                except Exception:  # a failed request is retried by the timer
-                    log.debug("room key request failed", exc_info=True)
+            await self.keywait.add(room_id, ev)
             return None
         if isinstance(ev, RoomMessageText):
             kind, body = "text", command_text(ev.source.get("content", {}))
@@ -262,7 +252,7 @@ class Transport:
             kind, body = "poll.response", ""
         else:
             return None
-        if not self.server_allowed(ev.sender):
+        if not self.config.bot.allows(ev.sender):
             log.debug("ignoring %s from %s: server not allowed", ev.event_id, ev.sender)
             return None
         room = self.client.rooms.get(room_id)
@@ -292,22 +282,12 @@ class Transport:
                          members=frozenset())
 
     async def _retry_undecryptable(self) -> None:
-        now = time.monotonic()
-        for event_id, (since, room_id, ev) in list(self._pending.items()):
-            try:
-                decrypted = self.client.decrypt_event(ev)
-            except Exception:  # noqa: BLE001 - still no key
-                decrypted = None
-            if decrypted is not None and not isinstance(decrypted, MegolmEvent):
-                del self._pending[event_id]
-                decrypted.room_id = room_id
-                log.info("decrypted %s after the key arrived", event_id)
-                if (event := await self._room_event(room_id, decrypted)) is not None:
-                    await self.intake.events([event])
-            elif now - since >= self.config.bot.undecryptable_notice_seconds:
-                del self._pending[event_id]
-                log.warning("could not decrypt %s from %s in %s", event_id, ev.sender, room_id)
-                await self.intake.undecryptable(room_id, event_id, ev.sender)
+        readable, given_up = self.keywait.again()
+        for room_id, decrypted in readable:
+            if (event := await self._room_event(room_id, decrypted)) is not None:
+                await self.intake.events([event])
+        for gone in given_up:
+            await self.intake.undecryptable(gone.room_id, gone.event_id, gone.sender)
 
     async def _sender_device(self, room_id: str, ev) -> tuple[str | None, bool | None]:
         if not self.config.bot.require_cross_signed_devices:
