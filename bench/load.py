@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.devserver import LocalSynapse  # noqa: E402
 from harness.bot import BotProcess  # noqa: E402
-from harness.client import TestClient, is_reply_to, replied_to  # noqa: E402
+from harness.client import TestClient, close_all, is_reply_to, replied_to  # noqa: E402
 
 READS = ["!agenda", "!proposals", "!proposal P1", "!meeting list", "!services"]
 ANSWER_WAIT = 30  # seconds before a command without an answer counts as an error
@@ -172,9 +172,7 @@ async def main(n_users: int, n_rooms: int, seconds: float) -> int:
         report(observer, coord, plain, elapsed)
         return 0 if not coord.errors and not plain.errors else 1
     finally:
-        for c in clients:
-            with contextlib.suppress(Exception):
-                await c.close()
+        await close_all(clients)
         bot.stop()
         echo.terminate()
         echo.wait()

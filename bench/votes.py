@@ -54,7 +54,7 @@ from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import ProcessedEvent  # noqa: E402
 from bot.storage.proposals import VoteRecord  # noqa: E402
 from harness.bot import BotProcess  # noqa: E402
-from harness.client import TestClient, is_reply_to, replied_to  # noqa: E402
+from harness.client import TestClient, close_all, is_reply_to, replied_to  # noqa: E402
 from harness.dbs import database_url, postgres_problem  # noqa: E402
 
 POLL_START = "org.matrix.msc3381.poll.start"
@@ -222,9 +222,7 @@ async def main(n_voters: int, n_services: int, n_proposals: int, database: str,
         met = report(coord, plain, stamp)
         split(coord, stamp, {e: at.timestamp() * 1000 for e, at in handled.items()})
     finally:
-        for c in clients:
-            with contextlib.suppress(Exception):
-                await c.close()
+        await close_all(clients)
         bot.stop()
         echo.terminate()
         echo.wait()

@@ -83,6 +83,13 @@ class WaitTimeout(AssertionError):
     """Something a test waited for did not happen in time."""
 
 
+async def close_all(clients: list[TestClient]) -> None:
+    """Close every client at a run's end, whatever state each is in."""
+    for c in clients:
+        with contextlib.suppress(Exception):
+            await c.close()
+
+
 def _check(response: Any, expected: type, what: str) -> Any:
     if not isinstance(response, expected):
         raise MatrixRequestFailed(f"{what} failed: {response!r}")

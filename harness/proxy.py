@@ -52,8 +52,10 @@ class LosingProxy:
         return f"http://127.0.0.1:{port}"
 
     async def close(self) -> None:
-        await self._runner.cleanup()
+        # first the upstream side: a long-polling sync still held by the homeserver ends at
+        # once, instead of holding the proxy's shutdown for its 30 s
         await self._session.close()
+        await self._runner.cleanup()
 
     def lose_answers(self, match: Callable[[str, str], bool], times: int = 1) -> None:
         """Lose the answers of the next `times` requests for which match(method, path)."""
