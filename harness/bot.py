@@ -13,8 +13,10 @@ import sys
 import time
 import urllib.request
 import weakref
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -121,6 +123,32 @@ class BotProcess:
                 return list(result) if result.returns_rows else []
         finally:
             engine.dispose()
+
+    def move_meeting(self, title: str, start: datetime) -> None:
+        """(The bot stopped) Move the meeting called `title` to `start`, to the second, as if
+        it had been added long ago: what falls due before it (a reminder, the agenda's
+        closing) falls due at that real moment, without a wait for a whole minute."""
+        from sqlalchemy import select
+
+        from bot.storage.db import Database
+        from bot.storage.meetings import Meeting
+
+        def move(s) -> None:
+            meeting = s.scalars(select(Meeting).where(Meeting.title == title)).one()
+            meeting.start = start.astimezone(ZoneInfo(meeting.tz)).replace(
+                tzinfo=None, microsecond=0)
+            meeting.created_at = datetime.now(UTC) - timedelta(minutes=30)
+            if meeting.last_end is not None:  # a series without an end keeps none
+                meeting.last_end = start.astimezone(UTC) + timedelta(
+                    seconds=meeting.duration)
+            meeting.remind_at = meeting.agenda_at = None  # planned again at the start
+            meeting.remind_offsets = meeting.agenda_planned = None
+
+        db = Database(self.database)
+        try:
+            db.call(move)
+        finally:
+            db.close()
 
     def saved_login(self) -> dict:
         """The login the bot keeps (sealed) in its database, opened with its store key."""

@@ -1,4 +1,4 @@
-"""The agenda from real encrypted clients: order, the final agenda once at a short deadline,
+"""The agenda from real encrypted clients: order, the final agenda once at its deadline,
 members refused afterwards, items carried to the next occurrence."""
 
 from __future__ import annotations
@@ -26,12 +26,17 @@ async def test_agenda_final_post_refusal_and_carry(synapse, make_client, tmp_pat
         await alice.wait_until_joined(room, bob.user_id)
         assert "now set up" in (await ask(alice, room, bot, "!room setup tfl TFL")).body
         await ask(alice, room, bot, "!room set agenda-deadline 1m")
-        # the next whole minute at least 75 s ahead: the agenda closes 15-75 s from now
-        local = datetime.now(UTC).astimezone(ZoneInfo("Europe/Brussels"))
-        start = (local + timedelta(seconds=135)).replace(second=0, microsecond=0)
-        added = await ask(alice, room, bot, f"!meeting add {start:%Y-%m-%d %H:%M} Weekly "
+        added = await ask(alice, room, bot, "!meeting add 2099-06-01 10:00 Weekly "
                                             "--repeat weekly")
         assert "Meeting M1 scheduled" in added.body
+
+        # while the bot is down, the meeting comes to start in 85 s: its agenda closes in 25 s
+        bot.stop()
+        start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Brussels")) + \
+            timedelta(seconds=85)
+        bot.move_meeting("Weekly", start)
+        bot.start()
+        await bot.ready()
 
         first = await ask(alice, room, bot, "!agenda add Local overview --minutes 20")
         assert "Item A1 added" in first.body

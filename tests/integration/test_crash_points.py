@@ -25,7 +25,6 @@ from sqlalchemy import update
 
 from bot import faults
 from bot.storage.db import Database
-from bot.storage.meetings import Meeting
 from bot.storage.models import Room
 from bot.storage.proposals import Proposal
 from harness.bot import BotProcess
@@ -210,15 +209,10 @@ def _meeting_soon(room_of: Callable[[Stage], str], title: str):
         return await st.meeting(room, name), name
 
     async def act(st: Stage, made: tuple[int, str]) -> None:
-        number, name = made
+        _, name = made
         (st.reminders if title == "Reminder" else st.agendas).append(name)
-        start = datetime.now(ZONE) + timedelta(seconds=40)
-        await _change(st, update(Meeting).where(
-            Meeting.number == number, Meeting.title == name).values(
-            start=start.replace(tzinfo=None, microsecond=0),
-            created_at=datetime.now(UTC) - timedelta(minutes=30),
-            last_end=start.astimezone(UTC) + timedelta(hours=1), remind_at=None,
-            remind_offsets=None, agenda_at=None, agenda_planned=None))
+        await asyncio.to_thread(st.bot.move_meeting, name,
+                                datetime.now(ZONE) + timedelta(seconds=40))
 
     async def done(st: Stage, made: tuple[int, str]) -> None:
         words = ("Reminder:",) if title == "Reminder" else ("Final agenda",)

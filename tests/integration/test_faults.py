@@ -88,10 +88,13 @@ async def test_reminder_due_during_a_homeserver_outage_is_sent_once_after(synaps
     await alice.wait_until_joined(room, bot.user_id)
     await ask(alice, room, bot, "!room setup workgroup Outage")
     await ask(alice, room, bot, f"!room set reminders {offset}m")
+    await ask(alice, room, bot, "!meeting add 2099-06-01 10:00 Outage check")
+    bot.stop()  # and the meeting comes to start so that its reminder is due in 8 s
     zone = ZoneInfo("Europe/Brussels")
-    start = (datetime.now(zone) + timedelta(minutes=offset + 1)).replace(second=0,
-                                                                         microsecond=0)
-    await ask(alice, room, bot, f"!meeting add {start:%Y-%m-%d} {start:%H:%M} Outage check")
+    start = (datetime.now(zone) + timedelta(minutes=offset, seconds=8)).replace(microsecond=0)
+    bot.move_meeting("Outage check", start)
+    bot.start()
+    await bot.ready()
     due = start - timedelta(minutes=offset)
     await asyncio.sleep(max(0.0, (due - datetime.now(zone)).total_seconds() - 2))
     down = asyncio.to_thread(synapse.restart, downtime=outage)
