@@ -36,6 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         "restore-identity", help="put the bot's cross-signing identity back from its recovery "
         "key, read from standard input (with the bot stopped)")
     restore.add_argument("-c", "--config", required=True)
+    rotate = sub.add_parser(
+        "rotate-store-key", help="seal the secrets in the database under a new store key, "
+        "read from standard input (with the bot stopped)", description="Seal every secret "
+        "in the database under a new store key, in one transaction; the current key is the "
+        "one the bot starts with (matrix.store_key, COORDBOT_STORE_KEY or the key file). The "
+        "bot must be stopped. Then give the bot the new key (the command says where); a "
+        "key file beside an SQLite database is replaced by the command itself.")
+    rotate.add_argument("-c", "--config", required=True)
+    rotate.add_argument("--generate", action="store_true", help="make a random new key "
+                        "instead, kept in the key file beside an SQLite database (only when "
+                        "that file holds the current key)")
     minutes = sub.add_parser("minutes", help="the minutes of a meeting, written to a Word "
                              "document (.docx) for the archive")
     minutes.add_argument("--room", required=True, help="the Matrix room id")
@@ -69,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return minutes_command(args)
     if args.command == "restore-identity":
         return restore_identity_command(args.config)
+    if args.command == "rotate-store-key":
+        return rotate_store_key_command(args.config, args.generate)
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -155,6 +168,13 @@ def restore_identity_command(path: str) -> int:
           f"user-signing keys. At its next start the bot publishes them ({how}) and signs "
           "its device; whoever verified the bot trusts it again.")
     return 0
+
+
+def rotate_store_key_command(path: str, generate: bool) -> int:
+    from bot.storekey import rotate_store_key
+
+    config = _config(path)
+    return 2 if config is None else rotate_store_key(config, generate=generate)
 
 
 def _config(path: str):

@@ -22,6 +22,7 @@ LANGUAGES = ("fr", "nl", "en", "fr+nl")
 ENV_PASSWORD = "COORDBOT_MATRIX_PASSWORD"
 ENV_ACCESS_TOKEN = "COORDBOT_MATRIX_ACCESS_TOKEN"
 ENV_STORE_KEY = "COORDBOT_STORE_KEY"
+MIN_STORE_KEY = 16  # characters
 _SERVER_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _USER_RE = re.compile(r"^@[^:\s]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
@@ -168,9 +169,9 @@ def _matrix(r: Reader, base: Path, env: dict[str, str]) -> MatrixConfig:
         r.problems.append(f"matrix.access_token: missing (or {ENV_ACCESS_TOKEN}): "
                           "matrix.device_id is given, the token of that device is not")
     store_key = env.get(ENV_STORE_KEY) or r.get(m, "store_key", str)
-    if store_key is not None and len(store_key) < 16:
-        r.problems.append("matrix.store_key: too short to protect anything (16 characters "
-                          "or more)")
+    if store_key is not None and len(store_key) < MIN_STORE_KEY:
+        r.problems.append(f"matrix.store_key: too short to protect anything ({MIN_STORE_KEY} "
+                          "characters or more)")
     store = r.get(m, "store_path", str, "./data/store")
     device_name = r.get(m, "device_name", str, "coordbot")
     unverified = r.get(m, "unverified_devices", str, "share")

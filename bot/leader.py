@@ -81,6 +81,14 @@ class Leadership:
                 down_since = down_since or now
             await asyncio.sleep(self.poll)
 
+    def take_now(self) -> None:
+        """Hold the lock now, as an instance would, or raise AlreadyRunning: for a command
+        that needs the bot stopped. Then `lease.fence()`, once the schema is current."""
+        if self.lease is None:
+            self._lock_file()
+        elif not self.lease.try_take():
+            raise AlreadyRunning("an instance of coordbot is active on this database")
+
     async def fence(self) -> None:
         """Fence the previous holder off (once the schema is current): from now on only
         this instance writes."""

@@ -74,6 +74,12 @@ def upsert(s: Session, model: Any, rows: list[dict], keys: tuple[str, ...],
     s.execute(stmt, rows)
 
 
+def device_context(kind: str, user_id: str, device_id: str, name: str = "") -> str:
+    """What a device's secret is sealed as: its kind ("account", "olm", "megolm"), the
+    device, and the session's id (bot.storage.sealing)."""
+    return f"{kind}\0{user_id}\0{device_id}\0{name}"
+
+
 class E2EERecords:
     """Every device's records; `device()` gives one device's."""
 
@@ -103,7 +109,7 @@ class DeviceRecords:
 
     # ---- sealing: each secret bound to what it is -----------------------------------
     def _context(self, kind: str, name: str = "") -> str:
-        return f"{kind}\0{self.user_id}\0{self.device_id}\0{name}"
+        return device_context(kind, self.user_id, self.device_id, name)
 
     def _seal(self, data: bytes, kind: str, name: str = "") -> bytes:
         return self.sealer.seal(data, self._context(kind, name))

@@ -101,16 +101,7 @@ class Lease:
         fence = {"f": self._keys[1]}
         conn.execute(text("SELECT pg_advisory_lock(:f)"), fence)  # their transactions end
         try:
-            now = datetime.now(UTC)
-            epoch = conn.execute(text(
-                "UPDATE instance_lease SET epoch = epoch + 1, holder = :h, taken_at = :t "
-                "WHERE id = :id RETURNING epoch"), {"h": self.holder, "t": now, "id": LEASE}
-            ).scalar()
-            if epoch is None:
-                conn.execute(text("INSERT INTO instance_lease (id, epoch, holder, taken_at) "
-                                  "VALUES (:id, 1, :h, :t)"), {"h": self.holder, "t": now,
-                                                               "id": LEASE})
-                epoch = 1
+            epoch = _raise_epoch(conn, self.holder)
             conn.commit()
         except Exception:
             conn.rollback()
@@ -121,6 +112,13 @@ class Lease:
                 conn.commit()
         self.epoch, self.lost = int(epoch), False
         return self.epoch
+
+    def fence_in(self, s: Session) -> None:
+        """`fence`, as the first step of the transaction `s`: undone with it if it fails (a
+        command that changes all or nothing while the bot is stopped)."""
+        assert self._conn is not None, "fence_in() without the lock"
+        s.execute(text("SELECT pg_advisory_xact_lock(:f)"), {"f": self._keys[1]})
+        _raise_epoch(s, self.holder)
 
     def check(self, s: Session) -> None:
         """Refuse the transaction unless this instance's epoch is still the current one;
@@ -162,3 +160,15 @@ class Lease:
     def dispose(self) -> None:
         self.release()
         self.engine.dispose()
+
+
+def _raise_epoch(conn: Connection | Session, holder: str) -> int:
+    now = datetime.now(UTC)
+    epoch = conn.execute(text(
+        "UPDATE instance_lease SET epoch = epoch + 1, holder = :h, taken_at = :t "
+        "WHERE id = :id RETURNING epoch"), {"h": holder, "t": now, "id": LEASE}).scalar()
+    if epoch is None:
+        conn.execute(text("INSERT INTO instance_lease (id, epoch, holder, taken_at) "
+                          "VALUES (:id, 1, :h, :t)"), {"h": holder, "t": now, "id": LEASE})
+        epoch = 1
+    return int(epoch)

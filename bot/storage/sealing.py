@@ -93,26 +93,66 @@ def unlock(s: Session, store_key: str | None, database_url: str) -> Sealer:
     Without a store key: SQLite keeps a generated one in a file beside the database; a
     database whose secrets were sealed before cannot be opened with a new one."""
     check = s.get(Secret, CHECK)
+    from_file = not store_key
     if not store_key:
         store_key = _key_from_file(database_url, exists=check is not None)
     if check is None:
-        salt = secrets.token_bytes(SALT)
-        sealer = Sealer(derive(store_key, salt))
-        s.add(Secret(name=CHECK, value=KDF + salt + sealer.seal(b"coordbot", CHECK)))
+        sealer, value = sealer_for(store_key)
+        s.add(Secret(name=CHECK, value=value))
         return sealer
-    kdf, salt, sealed = check.value[:1], check.value[1:1 + SALT], check.value[1 + SALT:]
-    if kdf != KDF:
+    if check.value[:1] != KDF:
         raise StoreKeyProblem("the database's secrets were sealed by a newer version of "
                               "coordbot (unknown key derivation): run that version")
+    sealer = opens(check.value, store_key)
+    if sealer is None and from_file:
+        sealer = _finish_rotation(check.value, database_url)
+    if sealer is None:
+        raise StoreKeyProblem(
+            "the store key does not open the secrets in the database (they were sealed "
+            "with another one): give the key they were made with, in matrix.store_key or "
+            f"{ENV_STORE_KEY}" + _file_hint(database_url))
+    return sealer
+
+
+def sealer_for(store_key: str) -> tuple[Sealer, bytes]:
+    """A sealer under a fresh salt, and the check row's value that goes with it."""
+    salt = secrets.token_bytes(SALT)
+    sealer = Sealer(derive(store_key, salt))
+    return sealer, KDF + salt + sealer.seal(b"coordbot", CHECK)
+
+
+def opens(check: bytes, store_key: str) -> Sealer | None:
+    """The sealer `store_key` gives if it opens the check row's value `check`, else None."""
+    salt, sealed = check[1:1 + SALT], check[1 + SALT:]
     sealer = Sealer(derive(store_key, salt))
     try:
         sealer.open(sealed, CHECK)
     except SecretUnreadable:
-        raise StoreKeyProblem(
-            "the store key does not open the secrets in the database (they were sealed "
-            "with another one): give the key they were made with, in matrix.store_key or "
-            f"{ENV_STORE_KEY}" + _file_hint(database_url)) from None
+        return None
     return sealer
+
+
+def pending_key_file(database_url: str) -> Path | None:
+    """Where `coordbot rotate-store-key` puts the new generated key until the database is
+    sealed under it (bot.storekey)."""
+    path = key_file(database_url)
+    return None if path is None else path.with_name(path.name + ".new")
+
+
+def _finish_rotation(check: bytes, database_url: str) -> Sealer | None:
+    """A rotation that committed but stopped before moving the new key file into place:
+    the new key opens the database, so it becomes the key file now."""
+    pending = pending_key_file(database_url)
+    if pending is None or not pending.exists():
+        return None
+    sealer = opens(check, pending.read_text().strip())
+    if sealer is not None:
+        replace_private(pending, key_file(database_url))
+    return sealer
+
+
+def generate_store_key() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def _file_hint(database_url: str) -> str:
@@ -124,7 +164,7 @@ def _key_from_file(database_url: str, *, exists: bool) -> str:
     path = key_file(database_url)
     if path is None:
         if database_url.startswith("sqlite"):  # in memory: nothing outlives the process
-            return secrets.token_urlsafe(32)
+            return generate_store_key()
         raise StoreKeyProblem(f"matrix.store_key (or {ENV_STORE_KEY}) is required with "
                               "PostgreSQL: it encrypts the end-to-end encryption secrets "
                               "kept in the database")
@@ -135,7 +175,7 @@ def _key_from_file(database_url: str, *, exists: bool) -> str:
             f"the secrets in the database were sealed with a store key that is neither "
             f"configured (matrix.store_key, {ENV_STORE_KEY}) nor in {path}: put that file "
             "back, or configure the key")
-    key = secrets.token_urlsafe(32)
+    key = generate_store_key()
     write_private(path, key + "\n")
     return key
 
@@ -147,5 +187,17 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk before it replaces the file: never an empty key
     os.chmod(tmp, 0o600)  # also when the file was left over with other permissions
-    os.replace(tmp, path)
+    replace_private(tmp, path)
+
+
+def replace_private(source: Path, path: Path) -> None:
+    """Move `source` over `path` atomically, the move itself on disk when this returns."""
+    os.replace(source, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -9,6 +9,11 @@ from bot.storage.models import Secret
 from bot.storage.sealing import Sealer, unlock
 
 
+def secret_context(name: str) -> str:
+    """What a named secret is sealed as (bot.storage.sealing)."""
+    return f"secret\0{name}"
+
+
 class Vault:
     def __init__(self, db: Database, sealer: Sealer):
         self.db, self.sealer = db, sealer
@@ -20,10 +25,10 @@ class Vault:
 
     def get(self, name: str) -> bytes | None:
         row = self.db.call(lambda s: s.get(Secret, name))
-        return None if row is None else self.sealer.open(row.value, f"secret\0{name}")
+        return None if row is None else self.sealer.open(row.value, secret_context(name))
 
     def put(self, name: str, value: bytes) -> None:
-        sealed = self.sealer.seal(value, f"secret\0{name}")
+        sealed = self.sealer.seal(value, secret_context(name))
 
         def write(s: Session) -> None:
             row = s.get(Secret, name)
