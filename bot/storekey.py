@@ -69,8 +69,10 @@ def _rotate(config: Config, db: Database, lease, new_key: str, kept: Path | None
     def keep_new_key() -> None:
         nonlocal written
         if pending is not None:
-            write_private(pending, new_key + "\n")
+            # one left over is stale by now: the key file opened the database, or
+            # unlock() moved it into place
             written = True
+            write_private(pending, new_key + "\n")
 
     try:
         db.migrate(config.bot.require_cross_signed_devices)
@@ -82,7 +84,7 @@ def _rotate(config: Config, db: Database, lease, new_key: str, kept: Path | None
               file=sys.stderr)
         return 1
     except BaseException as err:
-        if written:  # never a file this run did not write: it may be the key in force
+        if written:  # only once this run writes it: before, a file there may be the key
             pending.unlink(missing_ok=True)
         if isinstance(err, SecretUnreadable):
             where = str(err).replace("\0", " ").strip()
