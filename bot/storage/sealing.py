@@ -8,7 +8,7 @@ room ids, key request ids) is stored as is.
 The store key is the operator's (`matrix.store_key`, `COORDBOT_STORE_KEY`), or with SQLite
 and none given, a random one kept in a file beside the database (mode 0600). The database
 keeps a salt and a check value, so a wrong key is refused at start instead of failing on the
-first secret it meets.
+first secret it meets. A new store key seals everything again (bot.storage.rekey).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Deployment: a token instead of a password, a refused token, an earlier version's store
-folder imported, a database dump restored on a fresh host; on SQLite and PostgreSQL."""
+folder imported, a database dump restored on a fresh host, a new store key; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import subprocess
+import sys
 from contextlib import nullcontext
 
 import pytest
@@ -233,3 +235,42 @@ async def test_a_dump_restored_on_a_fresh_host_is_the_same_bot(synapse, make_cli
         assert restored.device_id == device
         assert list(await chain_of(alice, bot.user_id)) == [device]
         restored.stop()
+
+
+def rotate_store_key(bot: BotProcess, new_key: str) -> subprocess.CompletedProcess:
+    """`coordbot rotate-store-key`, the new key given on standard input."""
+    return subprocess.run([sys.executable, "-m", "bot.cli", "rotate-store-key", "-c",
+                           str(bot.config_path)], input=new_key + "\n", text=True,
+                          capture_output=True, cwd=bot.workdir, timeout=60)
+
+
+async def test_a_new_store_key_keeps_the_device_and_what_it_could_decrypt(
+        synapse, make_client, tmp_path):
+    old_key, new_key = "the store key a former colleague knew", "the store key of today"
+    bot = BotProcess(synapse, tmp_path / "bot")
+    bot.configure("matrix", store_key=old_key)
+    bot.start()
+    await bot.ready()
+    alice = await make_client("alice")
+    room = await alice.create_encrypted_room(invite=[bot.user_id])
+    await alice.wait_until_joined(room, bot.user_id)
+    await ask(alice, room, bot, "!room setup workgroup Clé")
+    device = bot.device_id
+    running = rotate_store_key(bot, new_key)  # refused: the bot holds the old key
+    assert running.returncode == 2 and "Stop the bot first; nothing changed" in running.stderr
+    bot.stop()
+    sent = await alice.send_text(room, "!room info")  # with the room key the bot holds
+
+    done = rotate_store_key(bot, new_key)
+    assert done.returncode == 0, done.stderr
+    assert "put the new key in matrix.store_key" in done.stdout
+    for text in (done.stdout, done.stderr):
+        assert old_key not in text and new_key not in text
+    bot.configure("matrix", store_key=new_key)
+    bot.start()
+    await bot.ready()
+    reply = await alice.wait_for_message(room, is_reply_to(sent), sender=bot.user_id)
+    assert "Clé" in reply.body
+    assert bot.device_id == device and list(await chain_of(alice, bot.user_id)) == [device]
+    bot.stop()
+    assert old_key not in bot.log() and new_key not in bot.log()
