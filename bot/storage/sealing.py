@@ -133,7 +133,7 @@ def opens(check: bytes, store_key: str) -> Sealer | None:
 
 
 def pending_key_file(database_url: str) -> Path | None:
-    """Where `coordbot rotate-store-key` puts the new generated key until the database is
+    """Where `coordbot rotate-store-key` puts the new key of the key file until the database is
     sealed under it (bot.storekey)."""
     path = key_file(database_url)
     return None if path is None else path.with_name(path.name + ".new")
