@@ -1,11 +1,12 @@
 """Who was at a meeting: presence marks, RSVPs, and the occurrence a record is about.
 
-A coordinator marks people present (or absent) at one occurrence. Once anyone is marked for
-an occurrence, the marks alone say who is there; before that, whoever answered the RSVP with
-"yes" counts as present, so that a decision can be taken at the start of a meeting before
-attendance is taken. A service is present when one of its representatives is; a service that
-is not present is excused when one of its representatives answered the RSVP with "no", and
-absent otherwise. This module is pure.
+A coordinator marks people present (or absent) at one occurrence. Once anyone is marked
+present, the marks alone say who is there; before that, whoever answered the RSVP with "yes"
+and is not marked absent counts as present, so that a decision can be taken at the start of a
+meeting before attendance is taken (and `!meeting absent` undoes a mark made by mistake).
+A service is present when one of its representatives is; a service that is not present is
+excused when one of its representatives answered the RSVP with "no", and absent otherwise.
+This module is pure.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Attendance:
 
     ``services`` maps each service of the room to its presence, in room order;
     ``present`` holds the people counted present (by mark or RSVP) and ``from_rsvps`` says
-    whether they come from the RSVPs because nobody was marked.
+    whether they come from the RSVPs because nobody was marked present.
     """
 
     services: Mapping[str, Presence]
@@ -48,14 +49,17 @@ class Attendance:
 
 
 def present_users(marks: Mapping[str, bool], rsvps: Mapping[str, str]) -> frozenset[str]:
-    """The people present: the marks once anyone is marked, else the RSVPs answered yes.
+    """The people present: the marks once anyone is marked present, else the RSVPs
+    answered yes, less those marked absent.
 
     ``marks`` maps a user to True (present) or False (absent); ``rsvps`` a user to
     ``yes``, ``no`` or ``maybe``.
     """
-    if marks:
-        return frozenset(user for user, here in marks.items() if here)
-    return frozenset(user for user, answer in rsvps.items() if answer == "yes")
+    marked = frozenset(user for user, here in marks.items() if here)
+    if marked:
+        return marked
+    return frozenset(user for user, answer in rsvps.items()
+                     if answer == "yes" and marks.get(user) is not False)
 
 
 def present_services(room: Roster, marks: Mapping[str, bool],
@@ -76,7 +80,7 @@ def attendance(room: Roster, marks: Mapping[str, bool],
         return Presence.EXCUSED if declined.intersection(users) else Presence.ABSENT
 
     return Attendance({service: presence(users) for service, users in room.items()},
-                      here, from_rsvps=not marks)
+                      here, from_rsvps=not any(marks.values()))
 
 
 def _last_started(series: Series, now: datetime) -> Occurrence | None:

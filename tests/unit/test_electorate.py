@@ -76,12 +76,20 @@ def test_nobody_present_leaves_nobody_to_decide():
     assert e.voters == () and e.absent_services == ("OCAM", "Parquet", "Police")
 
 
-def test_present_marks_decide_once_anyone_is_marked():
+def test_present_marks_decide_once_anyone_is_marked_present():
     rsvps = {"@alice:x": "yes", "@bob:x": "yes", "@coord:x": "no"}
     assert present_services(ROOM, {}, rsvps) == ("OCAM", "Police")
     marks = {"@carl:x": True, "@bob:x": False}
     assert present_services(ROOM, marks, rsvps) == ("Police",)
-    assert present_users({"@bob:x": False}, rsvps) == frozenset()
+
+
+def test_an_absent_mark_alone_takes_only_that_person_from_the_rsvps():
+    rsvps = {"@alice:x": "yes", "@bob:x": "yes"}
+    assert present_users({"@bob:x": False}, rsvps) == {"@alice:x"}
+    # a present mark undone: the RSVPs count again, less the one marked absent
+    assert present_services(ROOM, {"@carl:x": False}, rsvps) == ("OCAM", "Police")
+    seen = attendance(ROOM, {"@bob:x": False}, rsvps)
+    assert seen.present == {"@alice:x"} and seen.from_rsvps
 
 
 def test_attendance_per_service_present_excused_absent():
@@ -206,11 +214,11 @@ def test_prop_presence_per_service(room, marks, rsvps):
     for service, p in a.services.items():
         said_no = any(rsvps.get(u) == "no" for u in room[service])
         assert (p is Presence.EXCUSED) == (p is not Presence.PRESENT and said_no)
-    if marks:  # once anyone is marked the RSVPs no longer decide who is present
+    if any(marks.values()):  # once anyone is marked present the RSVPs no longer count
         assert present == present_services(room, marks, {})
-    else:
-        assert present == present_services(room, {u: a == "yes" for u, a in rsvps.items()
-                                                   if a == "yes"}, {})
+    else:  # the RSVPs answered yes, less those marked absent
+        assert present == present_services(room, {u: True for u, a in rsvps.items()
+                                                   if a == "yes" and u not in marks}, {})
 
 
 @PROPS
