@@ -186,6 +186,26 @@ def test_present_rule_refused_when_no_service_is_present(csil):
     refused(csil, ALICE, "!propose Fiche --meeting M1 --rule most", "is not one of")
 
 
+def test_an_absent_mark_undoes_a_present_one_and_the_rsvps_count_again(csil):
+    csil.send(BOB, "!rsvp M1 yes")
+    csil.send(ALICE, "!rsvp M1 yes")
+    at(csil, 10, 5)
+    csil.send(COORD, f"!meeting present M1 {DORA}")  # by mistake
+    csil.send(COORD, f"!meeting absent M1 {DORA} {ALICE}")  # undone; Alice did not come
+    text = csil.send(BOB, "!propose Fiche --meeting M1 --rule present")
+    assert "Voting: CPAS." in text and "Absent: Parquet, Police." in text
+
+
+def test_present_rule_refused_for_a_meeting_on_a_later_day(csil):
+    at(csil, 10, 5)
+    csil.send(BOB, "!rsvp M1 yes --date 2026-12-02")
+    refused(csil, BOB, "!propose Fiche --meeting M1 --date 2026-12-02 --rule present",
+            "Meeting M1 of Wednesday 2 December 2026, 11:00 has not begun: a proposal under "
+            "the consensus of the services present opens on the day of the meeting")
+    text = csil.send(BOB, "!propose Fiche --meeting M1 --date 2026-12-02")
+    assert "Proposal P1 is open" in text  # another rule: every service votes
+
+
 def test_a_plain_proposal_tied_to_a_meeting_keeps_every_service(csil):
     at(csil, 10, 5)
     csil.send(COORD, f"!meeting present M1 {ALICE}")

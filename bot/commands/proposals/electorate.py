@@ -47,6 +47,11 @@ def opening(ctx: Context, rule: str, meeting: int | None,
     row, occ = held(ctx, meeting, on)
     if rule != "present":
         return open_electorate(roster), (row, occ)
+    if occ.start.date() > ctx.now.astimezone(occ.start.tzinfo).date():
+        raise UserError(N_("Meeting {id} of {when} has not begun: a proposal under the "
+                           "consensus of the services present opens on the day of the "
+                           "meeting, when it is known who is there.", id=row.short_id,
+                           when=When(occ.start, "weekday-datetime")), show_usage=False)
     marks = occurrences.marks(ctx.session, row.id, occ.original)
     here = present_services(roster, marks, meeting_store.rsvps(ctx.session, row, occ.original))
     if not here:
