@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nio import AsyncClient, Event, MegolmEvent
@@ -40,12 +41,13 @@ class KeyWait:
         except Exception:  # the message waits all the same; its sender may share the key
             log.debug("room key request failed", exc_info=True)
 
-    def again(self) -> tuple[list[tuple[str, Event]], list[GivenUp]]:
-        """The waiting messages whose key has come, decrypted (with their room), and those
-        waited for long enough; both leave the wait."""
+    async def again(self, readable: Callable[[str, Event], Awaitable[None]],
+                    given_up: Callable[[GivenUp], Awaitable[None]]) -> None:
+        """Hand each waiting message whose key has come, decrypted, to `readable` (with its
+        room), and each waited for long enough to `given_up`, one at a time: a message
+        leaves the wait as it is handed over, so that if handing one over fails, those not
+        reached yet still wait."""
         now = time.monotonic()
-        readable: list[tuple[str, Event]] = []
-        given_up: list[GivenUp] = []
         for event_id, (since, room_id, ev) in list(self._waiting.items()):
             try:
                 decrypted = self.client.decrypt_event(ev)
@@ -55,9 +57,8 @@ class KeyWait:
                 del self._waiting[event_id]
                 decrypted.room_id = room_id
                 log.info("decrypted %s after the key arrived", event_id)
-                readable.append((room_id, decrypted))
+                await readable(room_id, decrypted)
             elif now - since >= self.give_up_after:
                 del self._waiting[event_id]
                 log.warning("could not decrypt %s from %s in %s", event_id, ev.sender, room_id)
-                given_up.append(GivenUp(room_id, event_id, ev.sender))
-        return readable, given_up
+                await given_up(GivenUp(room_id, event_id, ev.sender))

@@ -33,7 +33,7 @@ from bot.core.outage import RecordsUnavailable
 from bot.matrix.events import Intake, Link, RoomEvent
 from bot.matrix.fallback import publish_fallback_key
 from bot.matrix.history import joined, load_members, read_gap
-from bot.matrix.keywait import KeyWait
+from bot.matrix.keywait import GivenUp, KeyWait
 from bot.matrix.power import PowerLevels
 from bot.matrix.sending import Sender
 from bot.matrix.session import LoginFailed, check_still_signed_in
@@ -282,12 +282,14 @@ class Transport:
                          members=frozenset())
 
     async def _retry_undecryptable(self) -> None:
-        readable, given_up = self.keywait.again()
-        for room_id, decrypted in readable:
+        async def readable(room_id: str, decrypted) -> None:
             if (event := await self._room_event(room_id, decrypted)) is not None:
                 await self.intake.events([event])
-        for gone in given_up:
+
+        async def given_up(gone: GivenUp) -> None:
             await self.intake.undecryptable(gone.room_id, gone.event_id, gone.sender)
+
+        await self.keywait.again(readable, given_up)
 
     async def _sender_device(self, room_id: str, ev) -> tuple[str | None, bool | None]:
         if not self.config.bot.require_cross_signed_devices:
