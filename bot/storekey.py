@@ -93,10 +93,17 @@ def _rotate(config: Config, db: Database, lease, new_key: str, kept: Path | None
         if isinstance(err, StoreKeyProblem | ValueError):
             return _refused(str(err))
         raise
-    make_durable(db)
-    if pending is not None:
+    durable = make_durable(db)
+    if pending is not None and not durable:
+        # the old key file stays: should a power cut undo the commit, it still opens the
+        # database; else the bot takes the new key from beside it at its next start
+        print(f"The new store key waits in {pending}: another process was reading the "
+              "database, so the change is not yet safe against a power cut. The bot moves "
+              "the key into place at its next start; keep both files until then.",
+              file=sys.stderr)
+    elif pending is not None:
         replace_private(pending, kept)
-    print(_report(config, done, kept))
+    print(_report(config, done, kept if durable else None))
     return 0
 
 
@@ -132,6 +139,8 @@ def _report(config: Config, done: Resealed, kept: Path | None) -> str:
     if kept is not None:
         return (f"{sealed}\nThe new key is in {kept}, in place of the old one: back it up "
                 "with the database. Start the bot as before.")
+    if key_file(config.storage.database) is not None and not config.matrix.store_key:
+        return f"{sealed}\nStart the bot as before."  # the key waits beside the key file
     if os.environ.get(ENV_STORE_KEY):
         where = f"set {ENV_STORE_KEY} to the new key (it takes precedence over matrix.store_key)"
     else:

@@ -114,16 +114,19 @@ def _sessions(s: Session, model, kind: str, devices: dict[int, tuple[str, str]],
         after = (rows[-1].account_id, rows[-1].session_id)
 
 
-def make_durable(db: Database) -> None:
+def make_durable(db: Database) -> bool:
     """With SQLite, copy the write-ahead log into the database file and sync it: a commit
     then survives even a power cut (synchronous=NORMAL promises that only against a
-    crash), before a key file that depends on it is replaced."""
+    crash), before a key file that depends on it is replaced. False when that could not be
+    done in full (another process holds an older snapshot open): the commit may then still
+    be undone by a power cut."""
     if db.engine.dialect.name != "sqlite":
-        return  # PostgreSQL: a commit is flushed before it is confirmed
+        return True  # PostgreSQL: a commit is flushed before it is confirmed
     conn = db.engine.raw_connection()
     try:
         cur = conn.cursor()
-        cur.execute("PRAGMA wal_checkpoint(FULL)")
+        busy, frames, copied = cur.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
         cur.close()
     finally:
         conn.close()
+    return busy == 0 and frames == copied  # (0, -1, -1) outside WAL mode: synced at commit

@@ -177,3 +177,21 @@ def test_a_crash_between_the_commit_and_the_key_file_loses_nothing(
     assert path.read_text().strip() == old  # and the database is sealed under the new key
     assert opened(db, None) == before  # as the bot's next start opens it
     assert path.read_text().strip() == NEW
+
+
+def test_a_commit_not_yet_safe_on_disk_leaves_the_old_key_file_in_place(
+        key_in_a_file, tmp_path, monkeypatch, capsys):
+    """Another process reads the database: the log cannot be copied in full, so a power cut
+    could still undo the commit. The old key file stays; the new key waits beside it, and
+    the bot's next start moves it into place."""
+    db, path, old = key_in_a_file
+    before = opened(db, None)
+    assert storekey.make_durable(db)  # nobody else reading: done in full
+    monkeypatch.setattr(storekey, "make_durable", lambda db: False)
+    assert rotate_store_key(config_file(tmp_path, db.url, None), monkeypatch) == 0
+    out = said(capsys)
+    assert f"The new store key waits in {pending_key_file(db.url)}" in out
+    assert "in place of the old one" not in out
+    assert path.read_text().strip() == old and pending_key_file(db.url).exists()
+    assert opened(db, None) == before  # as the bot's next start opens it
+    assert path.read_text().strip() == NEW and not pending_key_file(db.url).exists()
