@@ -13,6 +13,7 @@ import pytest
 from bot.commands.dispatch import Dispatcher, Incoming
 from bot.config import parse_config
 from bot.reply import render_reply
+from bot.storage import sealing
 from bot.storage.db import Database
 from harness.dbs import database_url
 
@@ -92,6 +93,15 @@ class Chat:
     def setup(self, kind: str = "tfl", name: str = "TFL Brussels", room: str = ROOM) -> None:
         text = self.send("@chair:example.org", f"!room setup {kind} {name}", room)
         assert text and "set up" in text, text
+
+
+@pytest.fixture(autouse=True)
+def quick_key_stretching(request, monkeypatch):
+    """Unit tests unlock sealed databases some two hundred times: there the store key is
+    stretched 1 000 times instead of 600 000, which would cost them about a minute. The
+    tests marked `real_stretching` keep the real count (and check it)."""
+    if request.node.get_closest_marker("real_stretching") is None:
+        monkeypatch.setattr(sealing, "ITERATIONS", 1_000)
 
 
 @pytest.fixture

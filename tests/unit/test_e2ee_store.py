@@ -3,6 +3,7 @@ writes comes back as it was, and the secrets in it are unreadable without the st
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 
@@ -22,7 +23,16 @@ from bot.matrix.store import store_class
 from bot.storage.db import Database
 from bot.storage.e2ee import E2EERecords
 from bot.storage.e2ee_models import E2EEAccount, E2EEMegolmSession
-from bot.storage.sealing import Sealer, SecretUnreadable, StoreKeyProblem, key_file
+from bot.storage.models import Secret
+from bot.storage.sealing import (
+    CHECK,
+    KDF,
+    Sealer,
+    SecretUnreadable,
+    StoreKeyProblem,
+    derive,
+    key_file,
+)
 from bot.storage.vault import Vault
 from harness.dbs import database_url
 
@@ -104,6 +114,20 @@ def test_a_sealed_value_opens_only_as_what_it_was_sealed_as():
         with pytest.raises(SecretUnreadable):
             wrong()
     assert "seed" not in repr(sealer) and sealed != sealer.seal(b"seed", "megolm:1")
+
+
+@pytest.mark.real_stretching
+def test_the_store_key_is_stretched_600_000_times_and_the_check_row_says_how(tmp_path):
+    salt = bytes(range(16))
+    assert derive("a store key", salt) == hashlib.pbkdf2_hmac(
+        "sha256", b"a store key", salt, 600_000, 32)
+    db = Database(f"sqlite:///{tmp_path}/coordbot.db")
+    db.migrate()
+    Vault.open(db, KEY).put("login", b"{}")
+    check = db.call(lambda s: s.get(Secret, CHECK).value)
+    assert check[:1] == KDF == b"\x01"  # PBKDF2-HMAC-SHA256, 600 000 rounds
+    assert Vault.open(db, KEY).get("login") == b"{}"
+    db.close()
 
 
 def test_vault_keeps_named_secrets(db):
