@@ -129,6 +129,9 @@ class TestClient:
         self.client = client
         self.password = password
         self._messages: defaultdict[str, list[Event]] = defaultdict(list)
+        # a message is recorded once, as a client shows it once, even when a sync that
+        # failed half-way is read again or a late key decrypts one already read
+        self._recorded: set[str] = set()
         self._undecryptable: defaultdict[str, list[MegolmEvent]] = defaultdict(list)
         self._pending: defaultdict[str, list[MegolmEvent]] = defaultdict(list)
         self._plaintext: defaultdict[str, list[RoomMessage]] = defaultdict(list)
@@ -292,6 +295,8 @@ class TestClient:
                 self._undecryptable[room_id].append(event)
                 self._pending[room_id].append(event)
             elif getattr(event, "decrypted", False):
+                if not self._record(event):
+                    return
                 self._messages[room_id].append(event)
             elif isinstance(event, RoomMessage):
                 self._plaintext[room_id].append(event)
@@ -300,6 +305,14 @@ class TestClient:
             await self._notify()
         except Exception:
             log.exception("%s failed to record %r", self.user_id, event)
+
+    def _record(self, event: Event) -> bool:
+        """Whether `event` is new to this client (and now recorded)."""
+        if event.event_id in self._recorded:
+            log.info("%s saw %s again", self.user_id, event.event_id)
+            return False
+        self._recorded.add(event.event_id)
+        return True
 
     async def _on_room_key(self, event: RoomKeyEvent | ForwardedRoomKeyEvent) -> None:
         try:
@@ -313,7 +326,8 @@ class TestClient:
                 except EncryptionError:
                     continue
                 pending.remove(megolm)
-                if isinstance(decrypted, Event) and getattr(decrypted, "decrypted", False):
+                if isinstance(decrypted, Event) and getattr(decrypted, "decrypted", False) \
+                        and self._record(decrypted):
                     log.info("%s decrypted %s late", self.user_id, megolm.event_id)
                     self._messages[event.room_id].append(decrypted)
                     self.late_decrypted.append(decrypted)

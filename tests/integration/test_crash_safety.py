@@ -209,7 +209,8 @@ async def storm(rng: random.Random, bot: BotProcess, chair: TestClient,
 
 def check_once(bot: BotProcess, chair: TestClient, room: str, commands: list[str],
                plans: list[Plan]) -> None:
-    twice = [e for e in commands if len(replies(chair, room, bot.user_id, e)) != 1]
+    twice = {e: [(r.event_id, r.body[:80]) for r in replies(chair, room, bot.user_id, e)]
+             for e in commands if len(replies(chair, room, bot.user_id, e)) != 1}
     assert not twice, f"answered other than once: {twice}"
     for p in plans:
         assert outcomes(chair, room, bot.user_id, p.number) == [p.outcome], p
