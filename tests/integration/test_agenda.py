@@ -30,10 +30,10 @@ async def test_agenda_final_post_refusal_and_carry(synapse, make_client, tmp_pat
                                             "--repeat weekly")
         assert "Meeting M1 scheduled" in added.body
 
-        # while the bot is down, the meeting comes to start in 85 s: its agenda closes in 25 s
+        # while the bot is down, the meeting comes to start in 75 s: its agenda closes in 15 s
         bot.stop()
         start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Brussels")) + \
-            timedelta(seconds=85)
+            timedelta(seconds=75)
         bot.move_meeting("Weekly", start)
         bot.start()
         await bot.ready()

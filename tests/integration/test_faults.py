@@ -72,14 +72,14 @@ async def test_secrets_never_reach_the_logs(synapse, make_client, tmp_path):
 
 async def test_reminder_due_during_a_homeserver_outage_is_sent_once_after(synapse, make_client,
                                                                            tmp_path):
-    """CI: a 20 s outage over the reminder's due time; heavy (COORDBOT_HEAVY=1): a stop of
+    """CI: a 12 s outage over the reminder's due time; heavy (COORDBOT_HEAVY=1): a stop of
     65 s from just before the due time, after which the reminder, more than a minute late, is
     also marked late."""
     import os
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    outage = 65 if os.environ.get("COORDBOT_HEAVY") == "1" else 20
+    outage = 65 if os.environ.get("COORDBOT_HEAVY") == "1" else 12
     offset = 3 if outage >= 60 else 1  # minutes: the meeting must not have started yet
     bot = BotProcess(synapse, tmp_path / "bot").start()
     await bot.ready()

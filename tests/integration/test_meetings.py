@@ -46,9 +46,9 @@ async def test_reminder_exactly_once_across_sigkills(synapse, make_client, tmp_p
     added = await ask(alice, room, bot, "!meeting add 2099-06-01 10:00 Standup "
                                         "--place \"Room 2\"")
     assert "Meeting M1 scheduled: Standup." in added.body
-    # while the bot is down, the meeting comes to start in 80 s: its reminder is due in 20 s
+    # while the bot is down, the meeting comes to start in 75 s: its reminder is due in 15 s
     bot.stop()
-    start = datetime.now(ZoneInfo("Europe/Brussels")) + timedelta(seconds=80)
+    start = datetime.now(ZoneInfo("Europe/Brussels")) + timedelta(seconds=75)
     bot.move_meeting("Standup", start)
     bot.start()
     await bot.ready()
