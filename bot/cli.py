@@ -1,4 +1,7 @@
-"""`coordbot` command line."""
+"""`coordbot` command line.
+
+Each subcommand imports what it needs when it runs (nio, the database, the local homeserver):
+`coordbot --version` and `check-config` answer at once, without loading any of it."""
 
 from __future__ import annotations
 
