@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
 import subprocess
 import sys
@@ -91,14 +90,6 @@ async def ask(observer: TestClient, client: TestClient, side: Side, room: str,
         side.errors.append(f"{body!r} failed: {reply.body}")
 
 
-async def stop_syncing(client: TestClient) -> None:
-    task, client._sync_task = client._sync_task, None
-    if task:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def latencies(observer: TestClient, side: Side) -> list[float]:
     """Command → answer as the homeserver stamped them, in ms; errors for answers twice."""
     out = []
@@ -152,7 +143,7 @@ async def main(n_users: int, n_rooms: int, seconds: float) -> int:
                     await ask(observer, u, side, room, "!help" if side is coord else "echo hi")
             side.asked.clear()
             side.errors.clear()
-        await asyncio.gather(*(stop_syncing(u) for u in users))
+        await asyncio.gather(*(u.stop_syncing() for u in users))
         print(f"set up: {n_users} users, {n_rooms} rooms for each bot", flush=True)
 
         rng = random.Random(5)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import subprocess
 import sys
@@ -75,14 +74,6 @@ async def commands(chair: TestClient, room: str, bot_id: str, texts: list[str]) 
             for text in texts]
     for event_id in sent:
         await chair.wait_for_message(room, is_reply_to(event_id), sender=bot_id, timeout=120)
-
-
-async def stop_syncing(client: TestClient) -> None:
-    task, client._sync_task = client._sync_task, None
-    if task:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def say(client: TestClient, room: str, event_type: str, content: dict) -> str:
@@ -141,7 +132,7 @@ async def main(n_voters: int, n_services: int, n_proposals: int, database: str,
         await command(chair, room, bot.user_id, "!room setup tfl Bench taskforce")
         await share_sessions(voters, [room, echo_room])
         await command(chair, echo_room, echo_id, "echo warm-up")
-        await asyncio.gather(*(stop_syncing(v) for v in voters))
+        await asyncio.gather(*(v.stop_syncing() for v in voters))
         # the set-up commands go at once; the bot answers them in order
         service_of = {v.user_id: f"Service{i % n_services:02d}" for i, v in enumerate(voters)}
         await commands(chair, room, bot.user_id, [f"!service {user} {service}" for user, service

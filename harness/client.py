@@ -223,16 +223,21 @@ class TestClient:
             raise
         return self
 
-    async def close(self) -> None:
-        """Stop syncing and close the HTTP session (the device stays)."""
-        if self._closed:
-            return
-        self._closed = True
+    async def stop_syncing(self) -> None:
+        """Stop the background sync; the client can still send (a bench's voters only send,
+        and one observer sees the answers)."""
         task, self._sync_task = self._sync_task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def close(self) -> None:
+        """Stop syncing and close the HTTP session (the device stays)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_syncing()
         await self.client.close()
 
     # -------------------------------------------------------- background
