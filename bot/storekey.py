@@ -103,7 +103,7 @@ def _rotate(config: Config, db: Database, lease, new_key: str, kept: Path | None
               file=sys.stderr)
     elif pending is not None:
         replace_private(pending, kept)
-    print(_report(config, done, kept if durable else None))
+    print(_report(config, done, kept, moved=durable))
     return 0
 
 
@@ -131,16 +131,16 @@ def _refused(problem: str) -> int:
     return 2
 
 
-def _report(config: Config, done: Resealed, kept: Path | None) -> str:
+def _report(config: Config, done: Resealed, kept: Path | None, *, moved: bool) -> str:
     sealed = (f"Sealed under the new store key: {done.secrets} secret(s), {done.accounts} "
               f"Olm account(s), {done.olm_sessions} Olm session(s), {done.megolm_sessions} "
               "Megolm session(s). The old key no longer opens this database (backups made "
               "before now still need it).")
+    if kept is not None and not moved:
+        return f"{sealed}\nStart the bot as before."  # the new key waits beside the key file
     if kept is not None:
         return (f"{sealed}\nThe new key is in {kept}, in place of the old one: back it up "
                 "with the database. Start the bot as before.")
-    if key_file(config.storage.database) is not None and not config.matrix.store_key:
-        return f"{sealed}\nStart the bot as before."  # the key waits beside the key file
     if os.environ.get(ENV_STORE_KEY):
         where = f"set {ENV_STORE_KEY} to the new key (it takes precedence over matrix.store_key)"
     else:
