@@ -150,6 +150,25 @@ class BotProcess:
         finally:
             db.close()
 
+    async def all_sent(self, timeout: float = 60) -> None:
+        """Until the bot has marked every message it queued sent (nothing more goes out)."""
+        from sqlalchemy import func, select
+
+        from bot.storage.db import Database
+        from bot.storage.models import Outbox
+
+        db = Database(self.database)
+        try:
+            for _ in range(int(timeout / 0.1)):
+                left = await asyncio.to_thread(db.call, lambda s: s.scalar(
+                    select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))))
+                if not left:
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"{left} messages still unsent after {timeout}s")
+        finally:
+            await asyncio.to_thread(db.close)
+
     def saved_login(self) -> dict:
         """The login the bot keeps (sealed) in its database, opened with its store key."""
         from bot.storage.db import Database

@@ -100,21 +100,7 @@ class Stage:
     async def quiet(self) -> None:
         """Until the bot has marked every message it queued sent: nothing of an earlier
         step passes a crash point armed now."""
-        from sqlalchemy import func, select
-
-        from bot.storage.models import Outbox
-
-        db = Database(self.bot.database)
-        try:
-            for _ in range(300):
-                left = await asyncio.to_thread(db.call, lambda s: s.scalar(
-                    select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))))
-                if not left:
-                    return
-                await asyncio.sleep(0.1)
-            raise AssertionError(f"{left} messages never marked sent")
-        finally:
-            await asyncio.to_thread(db.close)
+        await self.bot.all_sent(timeout=30)
 
     def says(self, room: str, *words: str) -> Callable[[], bool]:
         return lambda: any(all(w in body(e) for w in words)

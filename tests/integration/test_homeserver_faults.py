@@ -9,8 +9,6 @@ import signal
 
 import pytest
 
-from bot.storage.db import Database
-from bot.storage.models import Outbox
 from harness.bot import BotProcess
 from harness.client import is_reply_to
 from harness.proxy import SEND, LosingProxy
@@ -30,23 +28,6 @@ async def until(condition, what: str, timeout: float = 60) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError(f"never: {what}")
-
-
-async def all_sent(bot: BotProcess, timeout: float = 60) -> None:
-    """Until the bot has marked every queued message sent (nothing more will go out)."""
-    from sqlalchemy import func, select
-
-    db = Database(bot.database)
-    try:
-        for _ in range(int(timeout / 0.2)):
-            left = await asyncio.to_thread(db.call, lambda s: s.scalar(
-                select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))))
-            if left == 0:
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"{left} messages still unsent after {timeout}s")
-    finally:
-        await asyncio.to_thread(db.close)
 
 
 @pytest.fixture
@@ -101,7 +82,7 @@ async def test_sends_whose_answers_are_lost_are_stored_once(synapse, make_client
     await bot.ready()
     answers.append(await alice.wait_for_message(room, is_reply_to(last), sender=bot.user_id,
                                                 timeout=60))
-    await all_sent(bot)
+    await bot.all_sent()
     await ask(alice, room, bot, "!help")  # what the bot sent before has reached alice
     for event_id in [*asked, last]:
         assert len(replies(alice, room, bot.user_id, event_id)) == 1, event_id
@@ -127,7 +108,7 @@ async def test_homeserver_killed_in_a_burst_of_sends(synapse, make_client, tmp_p
     # one per growing pause
     await alice.wait_until(lambda: all(replies(alice, room, bot.user_id, e) for e in asked),
                            timeout=60, what="every answer after the homeserver came back")
-    await all_sent(bot)
+    await bot.all_sent()
     await ask(alice, room, bot, "!help")
     counts = [len(replies(alice, room, bot.user_id, e)) for e in asked]
     assert counts == [1] * len(asked)
