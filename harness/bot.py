@@ -150,6 +150,21 @@ class BotProcess:
         finally:
             db.close()
 
+    def move_deadline(self, number: int, when: datetime) -> None:
+        """Move proposal P<number>'s deadline to `when` (a test's rooms hold one series of
+        proposal numbers): a deadline passes in seconds, without a wait of minutes."""
+        from sqlalchemy import update
+
+        from bot.storage.db import Database
+        from bot.storage.proposals import Proposal
+
+        db = Database(self.database)
+        try:
+            db.call(lambda s: s.execute(update(Proposal).where(Proposal.number == number)
+                                        .values(deadline=when)))
+        finally:
+            db.close()
+
     async def all_sent(self, timeout: float = 60) -> None:
         """Until the bot has marked every message it queued sent (nothing more goes out)."""
         from sqlalchemy import func, select

@@ -26,7 +26,6 @@ from sqlalchemy import update
 from bot import faults
 from bot.storage.db import Database
 from bot.storage.models import Room
-from bot.storage.proposals import Proposal
 from harness.bot import BotProcess
 from harness.client import TestClient, is_reply_to
 from harness.dbs import database_url
@@ -174,16 +173,8 @@ async def _closed(st: Stage, n: int) -> None:
 
 async def _deadline_passed(st: Stage, n: int) -> None:
     st.outcomes[n], st.votes[n] = "NO CONSENSUS", {"Police": ("agree", None)}
-    await _change(st, update(Proposal).where(Proposal.number == n).values(
-        deadline=datetime.now(UTC)))  # passed, after the vote: when the bot is back
-
-
-async def _change(st: Stage, statement) -> None:
-    db = Database(st.bot.database)
-    try:
-        await asyncio.to_thread(db.call, lambda s: s.execute(statement))
-    finally:
-        await asyncio.to_thread(db.close)
+    # passed, after the vote: when the bot is back
+    await asyncio.to_thread(st.bot.move_deadline, n, datetime.now(UTC))
 
 
 def _meeting_soon(room_of: Callable[[Stage], str], title: str):

@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
 
-from bot.storage.db import Database
-from bot.storage.proposals import Proposal
 from harness.bot import BotProcess
 from harness.client import TestClient, is_reply_to
 from harness.dbs import database_url
@@ -149,10 +146,7 @@ async def storm(rng: random.Random, bot: BotProcess, chair: TestClient,
         if plan.by_deadline:  # the deadline passes in a moment, maybe while the bot is down
             await asyncio.sleep(0.5)
             when = datetime.now(UTC) + timedelta(seconds=rng.uniform(0.5, 3))
-            db = Database(bot.database)
-            await asyncio.to_thread(db.call, lambda s: s.execute(update(Proposal).where(
-                Proposal.number == plan.number).values(deadline=when)))
-            await asyncio.to_thread(db.close)
+            await asyncio.to_thread(bot.move_deadline, plan.number, when)
         else:  # the last service's vote completes the electorate: closed at once
             await cast(plan, CLOSER)
 

@@ -9,10 +9,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
 
-from bot.storage.db import Database
-from bot.storage.proposals import Proposal
 from harness.bot import BotProcess
 from harness.client import is_reply_to
 from harness.seen import answer_poll, outcomes, poll_starts, state_of, votes_on_record
@@ -44,10 +41,7 @@ async def open_until(bot, chair, room, number: int, seconds: float) -> tuple[str
     await ask(chair, room, bot, f"!propose Decision {number} --deadline 10m")
     await chair.wait_until(lambda: poll_starts(chair, room, bot.user_id, number))
     deadline = datetime.now(UTC) + timedelta(seconds=seconds)
-    db = Database(bot.database)
-    db.call(lambda s: s.execute(update(Proposal).where(Proposal.number == number)
-                                .values(deadline=deadline)))
-    db.close()
+    bot.move_deadline(number, deadline)
     return poll_starts(chair, room, bot.user_id, number)[0].event_id, deadline
 
 

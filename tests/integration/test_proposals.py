@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import update
 
-from bot.storage.db import Database
-from bot.storage.proposals import Proposal
 from harness.bot import BotProcess
 from harness.client import is_reply_to
 
@@ -116,10 +113,7 @@ async def test_votes_by_poll_and_command_restart_and_deadline(synapse, make_clie
     status = await ask(carol, room, bot, "!proposal P3")
     assert "Police: agree" in status and "OCAM: agree" in status
     bot.kill()
-    db = Database(f"sqlite:///{bot.workdir / 'coordbot.db'}")
-    db.call(lambda s: s.execute(update(Proposal).where(Proposal.number == 3).values(
-        deadline=datetime.now(UTC))))  # after the votes, before the restart
-    db.close()
+    bot.move_deadline(3, datetime.now(UTC))  # after the votes, before the restart
     since = alice.cursor(room)
     bot.start()
     await bot.ready()
