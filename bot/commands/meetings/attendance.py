@@ -50,6 +50,12 @@ def held(ctx: Context, number: int, on: date | None) -> tuple[Meeting, Occurrenc
     return meeting, held_occurrence(ctx.session, meeting, ctx.now, on)
 
 
+def on_a_later_day(occ: Occurrence, now: datetime) -> bool:
+    """Whether the occurrence is on a day after today (in its own zone): nobody can be
+    there yet, so neither attendance nor a decision among those present can be taken."""
+    return occ.start.date() > now.astimezone(occ.start.tzinfo).date()
+
+
 def held_occurrence(s: Session, meeting: Meeting, now: datetime,
                     on: date | None) -> Occurrence:
     """The occurrence on the given date, else the one in progress or later today, else the
@@ -103,8 +109,7 @@ def _mark(ctx: Context, number: int, users: tuple[str, ...], on: date | None,
         raise UserError(N_("{user} is not a member of this room.", user=strangers[0]),
                         show_usage=False)
     meeting, occ = held(ctx, number, on)
-    today = ctx.now.astimezone(occ.start.tzinfo).date()
-    if occ.start.date() > today:
+    if on_a_later_day(occ, ctx.now):
         raise UserError(N_("Meeting {id} of {when} has not begun: attendance is taken on the "
                            "day of the meeting.", id=meeting.short_id,
                            when=When(occ.start, "weekday-datetime")), show_usage=False)

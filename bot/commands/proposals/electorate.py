@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.commands.checks import Actor, Check
 from bot.commands.framework import Context, UserError
-from bot.commands.meetings.attendance import held
+from bot.commands.meetings.attendance import held, on_a_later_day
 from bot.core.attendance import present_services
 from bot.core.electorate import Electorate, NoVote, open_electorate, voting_service
 from bot.core.recurrence import Occurrence, to_aware
@@ -47,7 +47,7 @@ def opening(ctx: Context, rule: str, meeting: int | None,
     row, occ = held(ctx, meeting, on)
     if rule != "present":
         return open_electorate(roster), (row, occ)
-    if occ.start.date() > ctx.now.astimezone(occ.start.tzinfo).date():
+    if on_a_later_day(occ, ctx.now):
         raise UserError(N_("Meeting {id} of {when} has not begun: a proposal under the "
                            "consensus of the services present opens on the day of the "
                            "meeting, when it is known who is there.", id=row.short_id,
